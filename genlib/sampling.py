@@ -1,0 +1,72 @@
+"""Turning a model's logits into the next token (chapter 04, "Sampling: temperature,
+top-k and top-p"; reused by the mini-GPT of chapter 05).
+
+Given logits ``l`` over the vocabulary, the next token is drawn from
+
+    p_i = softmax(l / T)_i                       (temperature T > 0)
+
+restricted to the ``k`` most likely tokens (top-k) and/or to the smallest set of
+tokens whose probability adds up to at least ``p`` (nucleus, top-p; Holtzman et al.,
+ICLR 2020), then renormalised. Sampling runs in NumPy on the host: it is one small
+vector per step, and a ``numpy.random.Generator`` makes it reproducible on every
+Keras backend.
+"""
+
+import numpy as np
+
+
+def check_sampling_args(temperature=1.0, top_k=None, top_p=None):
+    """Raise ``ValueError`` for a temperature <= 0, top_k < 1 or top_p outside (0, 1]."""
+    if not np.isfinite(temperature) or temperature <= 0:
+        raise ValueError(
+            f"temperature must be > 0, got {temperature}; for the most likely token "
+            "use a small temperature such as 1e-3 (greedy decoding)"
+        )
+    if top_k is not None and (int(top_k) != top_k or top_k < 1):
+        raise ValueError(f"top_k must be an integer >= 1 or None, got {top_k}")
+    if top_p is not None and not 0 < top_p <= 1:
+        raise ValueError(f"top_p must be in (0, 1] or None, got {top_p}")
+
+
+def probabilities(logits, temperature=1.0, top_k=None, top_p=None):
+    """The distribution that :func:`sample` draws from.
+
+    ``logits``: (..., vocab). Returns float64 probabilities of the same shape, each
+    row summing to 1, zero outside the top-k / top-p set.
+    """
+    check_sampling_args(temperature, top_k, top_p)
+    z = np.asarray(logits, dtype=np.float64) / temperature
+    z = z - z.max(axis=-1, keepdims=True)
+    if top_k is not None and top_k < z.shape[-1]:
+        kth = np.sort(z, axis=-1)[..., -int(top_k)][..., None]
+        z = np.where(z < kth, -np.inf, z)
+    p = np.exp(z)
+    p /= p.sum(axis=-1, keepdims=True)
+    if top_p is not None and top_p < 1:
+        order = np.argsort(-p, axis=-1)
+        sorted_p = np.take_along_axis(p, order, axis=-1)
+        # keep a token if the mass *before* it is still below top_p: the most
+        # likely token is always kept, and so is the one that crosses top_p
+        keep_sorted = np.cumsum(sorted_p, axis=-1) - sorted_p < top_p
+        keep = np.zeros_like(keep_sorted)
+        np.put_along_axis(keep, order, keep_sorted, axis=-1)
+        p = np.where(keep, p, 0.0)
+        p /= p.sum(axis=-1, keepdims=True)
+    return p
+
+
+def sample(logits, temperature=1.0, top_k=None, top_p=None, rng=None):
+    """Draw one token id per row of ``logits`` (batch, vocab) -> int64 (batch,).
+
+    ``rng``: a ``numpy.random.Generator`` (or an int seed, or None for fresh
+    entropy). Pass the same generator at every step of a generation loop.
+    """
+    rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+    p = probabilities(logits, temperature, top_k, top_p)
+    p2 = p.reshape(-1, p.shape[-1])
+    cdf = np.cumsum(p2, axis=-1)
+    # inverse-CDF sampling: u in (0, total] never lands on a zero-probability token,
+    # and scaling by the total guards against a sum that rounds to just below 1
+    u = (1.0 - rng.random((p2.shape[0], 1))) * cdf[:, -1:]
+    ids = (cdf < u).sum(axis=-1)
+    return ids.reshape(p.shape[:-1]).astype(np.int64)

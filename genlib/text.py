@@ -1,0 +1,135 @@
+"""Characters to integers and back, and the training windows of a language model
+(chapter 00, "Data"; chapter 04, "Training data for next-character prediction").
+
+Both the GRU of chapter 04 and the mini-GPT of chapter 05 learn
+p(x_t | x_<t) on characters: they read a window ``x[i : i + T]`` and are trained
+to predict the same window shifted by one, ``x[i + 1 : i + T + 1]``.
+"""
+
+import keras
+import numpy as np
+
+
+class UnknownCharacterError(ValueError):
+    """The text holds characters the tokenizer was not fitted on."""
+
+
+class CharTokenizer:
+    """A character-level tokenizer: each distinct character gets an integer id.
+
+    ``vocab`` is the sorted list of characters; the id of a character is its index.
+    Unknown characters raise :class:`UnknownCharacterError` naming them rather than
+    being silently dropped, because a dropped character changes the text.
+    """
+
+    def __init__(self, vocab):
+        vocab = list(vocab)
+        if not vocab:
+            raise ValueError("a tokenizer needs at least one character")
+        if len(set(vocab)) != len(vocab) or any(len(c) != 1 for c in vocab):
+            raise ValueError("vocab must be a list of distinct single characters")
+        self.vocab = vocab
+        self._ids = {c: i for i, c in enumerate(vocab)}
+
+    @classmethod
+    def fit(cls, text):
+        """Build the tokenizer from the characters of ``text``."""
+        return cls(sorted(set(text)))
+
+    @property
+    def vocab_size(self):
+        return len(self.vocab)
+
+    def __len__(self):
+        return len(self.vocab)
+
+    def encode(self, text):
+        """``str -> list[int]``."""
+        try:
+            return [self._ids[c] for c in text]
+        except KeyError:
+            unknown = sorted(set(text) - set(self._ids))
+            raise UnknownCharacterError(
+                f"{len(unknown)} character(s) not in the vocabulary: "
+                + ", ".join(repr(c) for c in unknown[:20])
+            ) from None
+
+    def decode(self, ids):
+        """``list[int] -> str`` (any iterable of ints, e.g. a NumPy array)."""
+        ids = [int(i) for i in np.asarray(ids).reshape(-1)]
+        bad = sorted({i for i in ids if not 0 <= i < len(self.vocab)})
+        if bad:
+            raise ValueError(f"ids out of range 0..{len(self.vocab) - 1}: {bad[:20]}")
+        return "".join(self.vocab[i] for i in ids)
+
+    def get_config(self):
+        """A JSON-able dict; models store it so that a saved model keeps its tokenizer."""
+        return {"vocab": "".join(self.vocab)}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(list(config["vocab"]))
+
+    def __eq__(self, other):
+        return isinstance(other, CharTokenizer) and self.vocab == other.vocab
+
+    def __repr__(self):
+        return f"CharTokenizer(vocab_size={len(self.vocab)})"
+
+
+def split(ids, train_fraction=0.9):
+    """Split a token array into a leading training part and a trailing validation part.
+
+    A contiguous split (not a shuffled one) keeps validation text unseen: shuffled
+    overlapping windows would leak training text into validation.
+    """
+    ids = np.asarray(ids)
+    cut = int(len(ids) * train_fraction)
+    return ids[:cut], ids[cut:]
+
+
+def make_windows(ids, block_size, stride=None):
+    """Cut ``ids`` into (input, target) windows for next-token prediction.
+
+    Returns ``x, y`` of shape (n, block_size), int32, with ``y[:, t] = x[:, t + 1]``
+    inside the text: ``x = ids[s : s + T]`` and ``y = ids[s + 1 : s + T + 1]`` for
+    ``s = 0, stride, 2 * stride, ...``. The default stride ``T`` gives
+    non-overlapping windows that cover every target once, which is what a validation
+    loss over a whole split needs.
+    """
+    ids = np.asarray(ids, dtype=np.int32)
+    if block_size < 1:
+        raise ValueError(f"block_size must be >= 1, got {block_size}")
+    stride = block_size if stride is None else stride
+    n = (len(ids) - 1 - block_size) // stride + 1
+    if n < 1:
+        raise ValueError(f"a text of {len(ids)} tokens is too short for windows of {block_size}")
+    starts = np.arange(n) * stride
+    index = starts[:, None] + np.arange(block_size)[None, :]
+    return ids[index], ids[index + 1]
+
+
+class WindowDataset(keras.utils.PyDataset):
+    """Random windows for training, drawn afresh for every batch (as nanoGPT does).
+
+    Each of the ``steps`` batches holds ``batch_size`` windows starting at uniformly
+    random offsets, so an "epoch" is a number of steps, not a pass over the text.
+    Yields ``(x, y)`` int32 arrays of shape (batch_size, block_size). Works with
+    ``model.fit`` on every backend.
+    """
+
+    def __init__(self, ids, block_size, batch_size, steps, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        self.ids = np.asarray(ids, dtype=np.int32)
+        if len(self.ids) <= block_size:
+            raise ValueError(f"a text of {len(self.ids)} tokens is too short for windows of {block_size}")
+        self.block_size, self.batch_size, self.steps = block_size, batch_size, steps
+        self.rng = np.random.default_rng(seed)
+
+    def __len__(self):
+        return self.steps
+
+    def __getitem__(self, index):
+        starts = self.rng.integers(0, len(self.ids) - self.block_size, size=self.batch_size)
+        window = starts[:, None] + np.arange(self.block_size)[None, :]
+        return self.ids[window], self.ids[window + 1]
