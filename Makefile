@@ -28,7 +28,7 @@ data: install
 	$(BIN)/python -m genlib.data
 
 kernel: install
-	$(BIN)/python -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "genlib course" --env TF_CPP_MIN_LOG_LEVEL 2 >/dev/null
+	$(BIN)/python -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "genlib course" >/dev/null
 
 lab: data kernel
 	$(BIN)/jupyter lab --no-browser --ip=127.0.0.1 --notebook-dir=chapters

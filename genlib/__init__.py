@@ -12,12 +12,6 @@ on the TensorFlow, JAX and PyTorch backends; backend-specific code lives in
 ``genlib.backend``.
 """
 
-import os
-
-# TensorFlow prints a page of C++ start-up notices (CPU instruction sets, oneDNN);
-# they say nothing a learner can act on. Real warnings and errors still show.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
 from genlib import data, plots, sampling, text, training
 from genlib.config import budget, env_report, profile, seed
 
