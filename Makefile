@@ -6,6 +6,8 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 KERNEL := genlib-course
 PYTEST := $(BIN)/python -m pytest
+# Jupyter refuses to run as root (containers, CI) unless told to.
+ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 
 .PHONY: lab test test-backends data kernel install bench clean help
 
@@ -25,13 +27,13 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 data: install
-	$(BIN)/python -m genlib.data
+	$(BIN)/python -c "import genlib; genlib.data.prepare()"
 
 kernel: install
 	$(BIN)/python -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "genlib course" >/dev/null
 
 lab: data kernel
-	$(BIN)/jupyter lab --no-browser --ip=127.0.0.1 --notebook-dir=chapters
+	$(BIN)/jupyter lab --no-browser --ip=127.0.0.1 --notebook-dir=chapters $(ALLOW_ROOT)
 
 # Unit tests and every notebook under nbval, in the fast smoke profile. To test one
 # chapter: make test TESTS=chapters/02_vae.ipynb

