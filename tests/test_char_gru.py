@@ -152,3 +152,9 @@ def test_fit_lowers_validation_loss():
     x, y = make_windows(ids[-161:], 40)
     assert x.shape == (4, 40)
     assert np.isclose(model.evaluate(x, y, verbose=0), model.evaluate_nats(ids[-161:], block_size=40), rtol=1e-4)
+
+
+def test_python_source_is_offline_ascii_code():
+    code = genlib.data.python_source(max_chars=5000)
+    assert len(code) == 5000 and code.isascii() and "\t" not in code
+    assert "def " in code or "import " in code
