@@ -8,7 +8,9 @@ probability")
 with one recurrent state h_t that summarises the prefix x_<=t:
 
     e_t = E[x_t]                              embedding, (batch, embedding_dim)
-    h_t = GRU(e_t, h_{t-1})                   per layer, (batch, units)
+    h_t = GRU(e_t, h_{t-1})                   per layer, (batch, units); the gate
+                                              equations: chapter 04, "Recurrent
+                                              networks and the GRU"
     l_t = W h_t + b                           logits of p(x_{t+1} | x_<=t), (batch, vocab)
 
 Training is next-character classification at every position of a window (inputs
@@ -143,6 +145,7 @@ class CharGRU(keras.Model):
         by the new tokens. The prompt is read once; each new token then costs one
         recurrent step from the carried state h_t. Sampling (temperature, top-k,
         top-p) is ``genlib.sampling.sample``; ``seed`` makes it repeatable.
+        Chapter 04, "Carrying the state: one step per character".
         """
         check_sampling_args(temperature, top_k, top_p)
         if int(max_new_tokens) != max_new_tokens or max_new_tokens < 0:
@@ -180,7 +183,7 @@ class CharGRU(keras.Model):
         plus, when some tokens are left over, one last window ending at the end of the
         text of which only the left-over tokens count. Each window starts from the
         zero state. Divide by ``ln 2`` for bits per character
-        (:func:`bits_per_token`).
+        (:func:`bits_per_token`; chapter 04, "The chain rule of probability").
         """
         ids = np.asarray(ids, dtype=np.int32)
         if len(ids) < 2:
