@@ -265,6 +265,34 @@ def digits():
     return (d.images / 16.0).astype(np.float32)[..., None], d.target.astype(np.int64)
 
 
+def python_source(max_chars=None):
+    """Python code as one string: the standard library's own modules, always offline.
+
+    Reads the ``.py`` files directly in the running interpreter's standard-library
+    folder (``sysconfig.get_paths()["stdlib"]``, sub-packages left out) in file-name
+    order, skips the few that are not pure ASCII, turns tabs into 4 spaces and joins
+    the files one blank line apart. Python 3.11 gives about 4.4 million characters
+    from 159 files; the text depends on the Python version, so it is for
+    demonstrations (chapter 04, "Applications"), not for pinned benchmarks.
+
+    ``max_chars``: keep only the first ``max_chars`` characters.
+    """
+    import sysconfig
+
+    folder = Path(sysconfig.get_paths()["stdlib"])
+    files = []
+    for path in sorted(folder.glob("*.py")):
+        try:
+            source = path.read_text(encoding="ascii")
+        except (UnicodeDecodeError, OSError):
+            continue
+        files.append(source.replace("\r\n", "\n").expandtabs(4).rstrip() + "\n")
+    if not files:
+        raise DataUnavailableError(f"no readable .py files in {folder}")
+    text = "\n".join(files)
+    return text if max_chars is None else text[:max_chars]
+
+
 def prepare():
     """Fill the cache with every downloadable dataset (``make data``).
 

@@ -1,0 +1,223 @@
+"""A character-level GRU language model (chapter 04, "Training the GRU on Shakespeare").
+
+The model learns the autoregressive factorisation (chapter 04, "The chain rule of
+probability")
+
+    p(x_1, ..., x_T) = prod_t p(x_t | x_<t)
+
+with one recurrent state h_t that summarises the prefix x_<=t:
+
+    e_t = E[x_t]                              embedding, (batch, embedding_dim)
+    h_t = GRU(e_t, h_{t-1})                   per layer, (batch, units); the gate
+                                              equations: chapter 04, "Recurrent
+                                              networks and the GRU"
+    l_t = W h_t + b                           logits of p(x_{t+1} | x_<=t), (batch, vocab)
+
+Training is next-character classification at every position of a window (inputs
+``x[i:i+T]``, targets ``x[i+1:i+T+1]``, see ``genlib.text``) with the cross-entropy
+``-log softmax(l_t)[x_{t+1}]``, in nats. Generation reads the prompt once and then
+takes ONE recurrent step per new character, carrying h from step to step; re-reading
+the whole prefix each step gives the same distribution at quadratic cost, and
+resetting h between steps (a bug some tutorials shipped) gives a different, wrong one.
+
+    model = CharGRU.from_preset("small", tokenizer=tok)
+    model.compile(optimizer=keras.optimizers.Adam(2e-3, clipnorm=1.0),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.fit(WindowDataset(train_ids, 100, 64, steps=500))
+    model.generate_text("ROMEO:", 200, temperature=0.8, seed=0)
+"""
+
+import math
+
+import keras
+import numpy as np
+
+from genlib.sampling import check_sampling_args, sample
+from genlib.text import CharTokenizer, make_windows
+
+# Named sizes, as minGPT has. "tutorial" is the model of the TensorFlow text
+# generation tutorial (Embedding 256 -> GRU 1024), the benchmark's reference.
+PRESETS = {
+    "tiny": dict(embedding_dim=16, units=64, num_layers=1),
+    "small": dict(embedding_dim=64, units=256, num_layers=1),
+    "medium": dict(embedding_dim=64, units=512, num_layers=1),
+    "tutorial": dict(embedding_dim=256, units=1024, num_layers=1),
+}
+
+
+@keras.saving.register_keras_serializable(package="genlib")
+class CharGRU(keras.Model):
+    """Embedding -> ``num_layers`` GRU layers -> Dense logits.
+
+    ``call(ids)``: int ids (batch, T) -> logits (batch, T, vocab_size), where
+    ``logits[:, t]`` scores the token that follows ``ids[:, t]``.
+    ``call(ids, states=..., return_states=True)`` also takes and returns the list of
+    per-layer states, each (batch, units); this is what ``generate`` uses.
+
+    ``tokenizer``: an optional ``genlib.text.CharTokenizer``; it is saved with the
+    model (in its config), so a loaded ``.keras`` file can read and write text.
+    """
+
+    def __init__(self, vocab_size, embedding_dim=64, units=256, num_layers=1, dropout=0.0,
+                 tokenizer=None, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(tokenizer, dict):
+            tokenizer = CharTokenizer.from_config(tokenizer)
+        for name, value in (("vocab_size", vocab_size), ("embedding_dim", embedding_dim),
+                            ("units", units), ("num_layers", num_layers)):
+            if int(value) != value or value < 1:
+                raise ValueError(f"{name} must be an integer >= 1, got {value}")
+        if not 0 <= dropout < 1:
+            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+        if tokenizer is not None and tokenizer.vocab_size != vocab_size:
+            raise ValueError(
+                f"the tokenizer has {tokenizer.vocab_size} characters but vocab_size={vocab_size}")
+        self.vocab_size, self.embedding_dim = int(vocab_size), int(embedding_dim)
+        self.units, self.num_layers, self.dropout = int(units), int(num_layers), float(dropout)
+        self.tokenizer = tokenizer
+        self.embedding = keras.layers.Embedding(self.vocab_size, self.embedding_dim, name="embedding")
+        # reset_after=True (Keras' default) applies the reset gate after the recurrent
+        # matrix product: chapter 04, "Recurrent networks and the GRU".
+        self.grus = [keras.layers.GRU(self.units, return_sequences=True, return_state=True,
+                                      name=f"gru_{i}") for i in range(self.num_layers)]
+        self.drop = keras.layers.Dropout(self.dropout) if self.dropout else None
+        self.head = keras.layers.Dense(self.vocab_size, name="logits")
+
+    @classmethod
+    def from_preset(cls, name, vocab_size=None, tokenizer=None, **overrides):
+        """``CharGRU.from_preset("small", tokenizer=tok)``; sizes from :data:`PRESETS`."""
+        if name not in PRESETS:
+            raise ValueError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
+        if vocab_size is None:
+            if tokenizer is None:
+                raise ValueError("give vocab_size or a tokenizer")
+            vocab_size = tokenizer.vocab_size
+        return cls(vocab_size, tokenizer=tokenizer, **{**PRESETS[name], **overrides})
+
+    def build(self, input_shape):
+        batch, steps = tuple(input_shape)[:2]
+        self.embedding.build((batch, steps))
+        shape = (batch, steps, self.embedding_dim)
+        for gru in self.grus:
+            gru.build(shape)
+            shape = (batch, steps, self.units)
+        self.head.build(shape)
+
+    def call(self, ids, states=None, return_states=False, training=False):
+        if states is not None and len(states) != self.num_layers:
+            raise ValueError(f"expected {self.num_layers} states (one per layer), got {len(states)}")
+        h = self.embedding(ids)
+        new_states = []
+        for i, gru in enumerate(self.grus):
+            if self.drop is not None and i > 0:
+                h = self.drop(h, training=training)
+            h, state = gru(h, initial_state=None if states is None else states[i], training=training)
+            new_states.append(state)
+        if self.drop is not None:
+            h = self.drop(h, training=training)
+        logits = self.head(h)
+        return (logits, new_states) if return_states else logits
+
+    def step(self, token_ids, states):
+        """One recurrent step: token ids (batch,) and the per-layer states -> (logits, states).
+
+        ``logits``: (batch, vocab_size), the scores of the token after ``token_ids``.
+        It runs each layer's ``GRUCell`` once (the same weights the GRU layers use);
+        calling the model on a length-1 sequence gives the same result but pays the
+        sequence loop's set-up cost at every step.
+        """
+        h = self.embedding(token_ids)
+        new_states = []
+        for gru, state in zip(self.grus, states):
+            h, _ = gru.cell(h, state, training=False)
+            new_states.append(h)
+        return self.head(h), new_states
+
+    def initial_states(self, batch_size):
+        """The all-zero state each layer starts from: a list of (batch_size, units)."""
+        return [keras.ops.zeros((batch_size, self.units)) for _ in range(self.num_layers)]
+
+    def generate(self, prompt_ids, max_new_tokens, temperature=1.0, top_k=None, top_p=None, seed=None):
+        """Continue ``prompt_ids`` by ``max_new_tokens`` sampled tokens.
+
+        ``prompt_ids``: (T,) or (batch, T) ints, T >= 1. Returns a NumPy int array of
+        shape (T + max_new_tokens,) or (batch, T + max_new_tokens): the prompt followed
+        by the new tokens. The prompt is read once; each new token then costs one
+        recurrent step from the carried state h_t. Sampling (temperature, top-k,
+        top-p) is ``genlib.sampling.sample``; ``seed`` makes it repeatable.
+        Chapter 04, "Carrying the state: one step per character".
+        """
+        check_sampling_args(temperature, top_k, top_p)
+        if int(max_new_tokens) != max_new_tokens or max_new_tokens < 0:
+            raise ValueError(f"max_new_tokens must be an integer >= 0, got {max_new_tokens}")
+        ids = np.asarray(prompt_ids)
+        single = ids.ndim == 1
+        ids = ids[None, :] if single else ids
+        if ids.ndim != 2 or ids.shape[1] < 1:
+            raise ValueError(f"prompt_ids must have shape (T,) or (batch, T) with T >= 1, got {np.shape(prompt_ids)}")
+        if not np.issubdtype(ids.dtype, np.integer) or ids.min() < 0 or ids.max() >= self.vocab_size:
+            raise ValueError(f"prompt_ids must be integers in 0..{self.vocab_size - 1}")
+        rng = np.random.default_rng(seed)
+        out = [ids.astype(np.int64)]
+        logits, states = self(ids.astype("int32"), return_states=True)
+        logits = logits[:, -1, :]
+        for _ in range(int(max_new_tokens)):
+            token = sample(keras.ops.convert_to_numpy(logits), temperature, top_k, top_p, rng=rng)
+            out.append(token[:, None])
+            logits, states = self.step(token.astype("int32"), states)
+        out = np.concatenate(out, axis=1)
+        return out[0] if single else out
+
+    def generate_text(self, prompt, max_new_tokens, **sampling):
+        """``generate`` on text: ``str -> str`` (prompt included); needs the tokenizer."""
+        if self.tokenizer is None:
+            raise ValueError("this CharGRU has no tokenizer; pass tokenizer= when creating it")
+        ids = self.generate(self.tokenizer.encode(prompt), max_new_tokens, **sampling)
+        return self.tokenizer.decode(ids)
+
+    def evaluate_nats(self, ids, block_size=256, batch_size=64):
+        """Mean cross-entropy in nats per token of predicting ``ids[1:]``.
+
+        Every token of ``ids`` after the first is scored exactly once: the text is
+        cut into non-overlapping windows of ``block_size`` (``genlib.text.make_windows``)
+        plus, when some tokens are left over, one last window ending at the end of the
+        text of which only the left-over tokens count. Each window starts from the
+        zero state. Divide by ``ln 2`` for bits per character
+        (:func:`bits_per_token`; chapter 04, "The chain rule of probability").
+        """
+        ids = np.asarray(ids, dtype=np.int32)
+        if len(ids) < 2:
+            raise ValueError("need at least 2 tokens to score a prediction")
+        block_size = min(int(block_size), len(ids) - 1)
+        x, y = make_windows(ids, block_size)
+        weights = np.ones(y.shape, np.float64)
+        scored = x.shape[0] * block_size
+        if scored < len(ids) - 1:
+            x = np.concatenate([x, ids[None, -block_size - 1:-1]])
+            y = np.concatenate([y, ids[None, -block_size:]])
+            tail = np.zeros((1, block_size))
+            tail[0, scored - (len(ids) - 1):] = 1.0
+            weights = np.concatenate([weights, tail])
+        total = 0.0
+        # predict() runs compiled on every backend; chunks keep the logits small
+        chunk = 16 * batch_size
+        for start in range(0, len(x), chunk):
+            logits = self.predict(x[start:start + chunk], batch_size=batch_size, verbose=0)
+            logits = logits.astype(np.float64)
+            logits -= logits.max(axis=-1, keepdims=True)
+            log_p = logits - np.log(np.exp(logits).sum(axis=-1, keepdims=True))
+            nll = -np.take_along_axis(log_p, y[start:start + chunk, :, None], axis=-1)[..., 0]
+            total += float((nll * weights[start:start + chunk]).sum())
+        return total / weights.sum()
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(vocab_size=self.vocab_size, embedding_dim=self.embedding_dim, units=self.units,
+                      num_layers=self.num_layers, dropout=self.dropout,
+                      tokenizer=None if self.tokenizer is None else self.tokenizer.get_config())
+        return config
+
+
+def bits_per_token(nats):
+    """Convert a cross-entropy from nats to bits: ``nats / ln 2``."""
+    return nats / math.log(2)
