@@ -98,6 +98,11 @@ class VAE(keras.Model):
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.reconstruction_tracker = keras.metrics.Mean(name="reconstruction_loss")
         self.kl_tracker = keras.metrics.Mean(name="kl_loss")
+        # Keras lists these trackers in self.metrics: fit resets them every epoch and
+        # reports them next to `loss`.
+        # encoder and decoder arrive built, so every weight exists already:
+        # count_params, summary and load_weights work before the first call
+        self.built = True
 
     # The reparameterisation trick: z = mu + sigma * eps with eps ~ N(0, I) drawn
     # outside the network, so that z is a differentiable function of mu and log_var
