@@ -29,6 +29,7 @@ Everything is written with ``keras`` and ``keras.ops``: the same model trains wi
 """
 
 import math
+import numbers
 
 import keras
 import numpy as np
@@ -87,7 +88,7 @@ class VAE(keras.Model):
 
     def __init__(self, encoder, decoder, beta=1.0, seed=None, **kwargs):
         super().__init__(**kwargs)
-        if not (isinstance(beta, (int, float)) and math.isfinite(beta) and beta >= 0):
+        if isinstance(beta, bool) or not isinstance(beta, numbers.Real) or not (math.isfinite(beta) and beta >= 0):
             raise ValueError(f"beta must be a finite number >= 0, got {beta!r}")
         self.encoder = encoder
         self.decoder = decoder
@@ -99,9 +100,8 @@ class VAE(keras.Model):
         self.reconstruction_tracker = keras.metrics.Mean(name="reconstruction_loss")
         self.kl_tracker = keras.metrics.Mean(name="kl_loss")
         # Keras lists these trackers in self.metrics: fit resets them every epoch and
-        # reports them next to `loss`.
-        # encoder and decoder arrive built, so every weight exists already:
-        # count_params, summary and load_weights work before the first call
+        # reports them next to `loss`. The encoder and decoder arrive built, so every
+        # weight exists already: count_params, summary and load_weights work at once.
         self.built = True
 
     # The reparameterisation trick: z = mu + sigma * eps with eps ~ N(0, I) drawn
