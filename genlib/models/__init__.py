@@ -1,2 +1,3 @@
 """The course's models, one file each (chapters 02 to 05)."""
+from genlib.models.vae import VAE, conv_vae, dense_vae  # noqa: F401  (chapter 02)
 from genlib.models.char_gru import CharGRU  # noqa: F401  (chapter 04)
