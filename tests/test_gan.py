@@ -198,3 +198,36 @@ def test_input_gradient_of_a_quadratic():
     x = ops.convert_to_tensor(np.array([[1.0, -2.0], [0.5, 3.0]], dtype="float32"))
     grad = input_gradient(lambda v: ops.sum(v * v, axis=1), x)
     np.testing.assert_allclose(as_np(grad), 2 * as_np(x), rtol=1e-6)
+
+
+# --- conditional GAN (num_classes) --------------------------------------------
+
+def conditional_nets(classes=3):
+    z, y = keras.Input((LATENT,)), keras.Input((classes,))
+    h = keras.layers.Dense(16, activation="relu")(keras.layers.Concatenate()([z, y]))
+    g = keras.Model([z, y], keras.layers.Reshape((6, 6, 1))(keras.layers.Dense(36, activation="tanh")(h)))
+    x, y2 = keras.Input((6, 6, 1)), keras.Input((classes,))
+    h = keras.layers.Concatenate()([keras.layers.Flatten()(x), y2])
+    d = keras.Model([x, y2], keras.layers.Dense(1)(keras.layers.Dense(16, activation="relu")(h)))
+    return g, d
+
+
+def test_conditional_gan_trains_with_labels_and_samples_by_label(tmp_path):
+    genlib.seed(0)
+    gan = GAN(*conditional_nets(), num_classes=3, seed=1)
+    gan.compile()
+    d0, g0 = weights(gan.discriminator), weights(gan.generator)
+    labels = np.arange(16) % 3
+    gan.fit(images(), labels, batch_size=8, epochs=1, verbose=0)
+    assert all(changed(d0, gan.discriminator)) and all(changed(g0, gan.generator))
+    a, b = gan.sample(4, seed=0, labels=[0] * 4), gan.sample(4, seed=0, labels=[2] * 4)
+    assert a.shape == (4, 6, 6, 1) and not np.allclose(a, b)  # same z, other label
+    gan.save(tmp_path / "cgan.keras")
+    loaded = keras.saving.load_model(tmp_path / "cgan.keras")
+    np.testing.assert_allclose(loaded.sample(4, seed=0, labels=[2] * 4), b, atol=1e-6)
+    with pytest.raises(ValueError, match="labels"):
+        gan.fit(images(), np.full(16, 3), epochs=1, verbose=0)     # label out of range
+    with pytest.raises(ValueError, match="labels"):
+        gan.sample(4, seed=0)
+    with pytest.raises(ValueError, match="conditional"):
+        GAN(*conditional_nets(), num_classes=4)                       # label width mismatch

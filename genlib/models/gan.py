@@ -109,6 +109,10 @@ class GAN(keras.Model):
     label_smoothing: s in [0, 1), real targets become 1 - s. rescale: data in [0, 1]
     is mapped to [-1, 1] for the networks and samples are mapped back; turn it off
     for data that is not an image (chapter 03's 2-D ring). seed: for the noise.
+    num_classes: make it a conditional GAN (Mirza and Osindero, 2014): both networks
+    then take a second input, the one-hot label (batch, num_classes), and training
+    is ``fit(x, y)`` with integer labels y; the fakes in each step get the real
+    batch's labels.
 
     Train with ``gan.compile(d_optimizer=..., g_optimizer=...)`` then ``gan.fit(x)``.
     Logged metrics: ``d_loss``, ``g_loss``, ``D(x)`` and ``D(G(z))`` (mean
@@ -116,7 +120,7 @@ class GAN(keras.Model):
     """
 
     def __init__(self, generator, discriminator, d_steps=1, generator_loss="non_saturating",
-                 label_smoothing=0.0, rescale=True, seed=None, **kwargs):
+                 label_smoothing=0.0, rescale=True, seed=None, num_classes=None, **kwargs):
         super().__init__(**kwargs)
         if int(d_steps) != d_steps or d_steps < 1:
             raise ValueError(f"d_steps (k) must be an integer >= 1, got {d_steps}")
@@ -124,15 +128,26 @@ class GAN(keras.Model):
             raise ValueError(f"generator_loss must be one of {GENERATOR_LOSSES}, got {generator_loss!r}")
         if not 0.0 <= label_smoothing < 1.0:
             raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing}")
+        if num_classes is not None and (int(num_classes) != num_classes or num_classes < 2):
+            raise ValueError(f"num_classes must be an integer >= 2 or None, got {num_classes}")
+        self.num_classes = None if num_classes is None else int(num_classes)
+        g_in, d_in = generator.input_shape, discriminator.input_shape
+        if self.num_classes:
+            labels = (None, self.num_classes)
+            if not (isinstance(g_in, list) and len(g_in) == 2 and tuple(g_in[1]) == labels
+                    and isinstance(d_in, list) and len(d_in) == 2 and tuple(d_in[1]) == labels):
+                raise ValueError(f"a conditional GAN needs generator inputs [z, y] and discriminator inputs "
+                                 f"[x, y] with y of shape {labels}; got {g_in} and {d_in}")
+            g_in, d_in = g_in[0], d_in[0]
         g_out = tuple(generator.output_shape[1:])
-        d_in = tuple(discriminator.input_shape[1:])
+        d_in = tuple(d_in[1:])
         if g_out != d_in:
             raise ValueError(f"the generator makes {g_out} samples but the discriminator reads {d_in}")
         if tuple(discriminator.output_shape[1:]) != (1,):
             raise ValueError(f"the discriminator must output (batch, 1) logits, got {discriminator.output_shape}")
         self.generator = generator
         self.discriminator = discriminator
-        self.latent_dim = int(generator.input_shape[-1])
+        self.latent_dim = int(g_in[-1])
         self.data_shape = g_out
         self.d_steps = int(d_steps)
         self.generator_loss_kind = generator_loss
@@ -151,6 +166,7 @@ class GAN(keras.Model):
             "discriminator": keras.saving.serialize_keras_object(self.discriminator),
             "d_steps": self.d_steps, "generator_loss": self.generator_loss_kind,
             "label_smoothing": self.label_smoothing, "rescale": self.rescale, "seed": self.seed,
+            "num_classes": self.num_classes,
         }
 
     @classmethod
@@ -192,38 +208,55 @@ class GAN(keras.Model):
         return list(self.trackers.values())
 
     # -- sampling --
-    def call(self, z, training=False):
-        """G(z) in the data range: (batch, latent_dim) -> (batch, *data_shape)."""
-        x = self.generator(z, training=training)
+    def call(self, inputs, training=False):
+        """G(z) in the data range: z (batch, latent_dim) -> (batch, *data_shape).
+
+        A conditional GAN takes ``[z, y_onehot]``.
+        """
+        x = self.generator(inputs, training=training)
         return (x + 1.0) / 2.0 if self.rescale else x
 
-    def sample(self, n, seed=None):
-        """n samples as a NumPy array (n, *data_shape); ``seed`` makes them repeatable."""
+    def sample(self, n, seed=None, labels=None):
+        """n samples as a NumPy array (n, *data_shape); ``seed`` makes them repeatable.
+
+        A conditional GAN needs ``labels``: n integers in [0, num_classes).
+        """
         if int(n) != n or n < 1:
             raise ValueError(f"n must be an integer >= 1, got {n}")
         z = np.random.default_rng(seed).standard_normal((int(n), self.latent_dim)).astype("float32")
+        if self.num_classes:
+            if labels is None or np.shape(labels) != (n,):
+                raise ValueError(f"a conditional GAN needs labels of shape ({n},), got {np.shape(labels)}")
+            z = [z, self._one_hot(np.asarray(labels))]
+        elif labels is not None:
+            raise ValueError("labels are for a conditional GAN (num_classes=...)")
         return self.predict(z, batch_size=min(int(n), 1024), verbose=0)
+
+    def _one_hot(self, y):
+        return ops.one_hot(ops.cast(ops.reshape(y, (-1,)), "int32"), self.num_classes)
 
     def noise(self, n):
         """z ~ N(0, I) of shape (n, latent_dim), drawn with the GAN's seed generator."""
         return keras.random.normal((n, self.latent_dim), seed=self.noise_seed)
 
     # -- training --
-    def discriminator_step(self, x_real):
+    def discriminator_step(self, x_real, y=None):
         """One gradient step on D (G fixed). x_real: (n, *data_shape) in the networks' range.
 
-        Returns d_loss and the mean D(x), D(G(z)) on this batch.
+        D sees the real and the fake batch in two separate calls, so layers that use
+        batch statistics (batch norm, minibatch standard deviation) never mix them.
+        y: the one-hot labels of a conditional GAN. Returns d_loss and the mean D(x),
+        D(G(z)) on this batch.
         """
         n = ops.shape(x_real)[0]
+        cond = (lambda x: [x, y]) if self.num_classes else (lambda x: x)  # noqa: E731
         # G's output is a constant in D's step: stop_gradient keeps the backends from
         # tracing a backward pass through G that would be thrown away.
-        x_fake = ops.stop_gradient(self.generator(self.noise(n), training=True))
+        x_fake = ops.stop_gradient(self.generator(cond(self.noise(n)), training=True))
 
         def loss_fn():
-            # One pass over real and fake together (D has no batch norm, so the two
-            # halves do not influence each other).
-            logits = self.discriminator(ops.concatenate([x_real, x_fake], axis=0), training=True)
-            real_logits, fake_logits = logits[:n], logits[n:]
+            real_logits = self.discriminator(cond(x_real), training=True)
+            fake_logits = self.discriminator(cond(x_fake), training=True)
             loss = discriminator_loss(real_logits, fake_logits, self.label_smoothing)
             return loss, (ops.mean(ops.sigmoid(real_logits)), ops.mean(ops.sigmoid(fake_logits)))
 
@@ -232,13 +265,17 @@ class GAN(keras.Model):
         self.d_optimizer.apply(grads, variables)
         return loss, d_real, d_fake
 
-    def generator_step(self, n):
-        """One gradient step on G (D fixed) with a fresh noise batch of size n; returns g_loss."""
+    def generator_step(self, n, y=None):
+        """One gradient step on G (D fixed) with a fresh noise batch of size n; returns g_loss.
+
+        y: the one-hot labels (n, num_classes) of a conditional GAN.
+        """
+        cond = (lambda x: [x, y]) if self.num_classes else (lambda x: x)  # noqa: E731
         z = self.noise(n)
 
         def loss_fn():
             # training=True keeps D in the same mode (dropout) as in its own step.
-            fake_logits = self.discriminator(self.generator(z, training=True), training=True)
+            fake_logits = self.discriminator(cond(self.generator(cond(z), training=True)), training=True)
             return generator_loss(fake_logits, self.generator_loss_kind), ()
 
         variables = self.generator.trainable_variables
@@ -247,13 +284,14 @@ class GAN(keras.Model):
         return loss
 
     def _step(self, data):
-        x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
+        x, y, _ = keras.utils.unpack_x_y_sample_weight(data)
         x = ops.convert_to_tensor(x, dtype=self.compute_dtype)
         if self.rescale:
             x = 2.0 * x - 1.0
+        y = self._one_hot(y) if self.num_classes else None
         for _ in range(self.d_steps):
-            d_loss, d_real, d_fake = self.discriminator_step(x)
-        g_loss = self.generator_step(ops.shape(x)[0])
+            d_loss, d_real, d_fake = self.discriminator_step(x, y)
+        g_loss = self.generator_step(ops.shape(x)[0], y)
         for name, value in zip(self.trackers, (d_loss, g_loss, d_real, d_fake)):
             self.trackers[name].update_state(value)
         return {name: m.result() for name, m in self.trackers.items()}
@@ -261,14 +299,25 @@ class GAN(keras.Model):
     def train_step(self, *args):
         return custom_train_step(self, self._step, *args)
 
-    def fit(self, x=None, *args, **kwargs):
-        """``keras.Model.fit`` on data alone; a NumPy ``x`` is checked first."""
-        if isinstance(x, np.ndarray):
-            self.check_data(x)
-        return super().fit(x, *args, **kwargs)
+    def fit(self, x=None, y=None, **kwargs):
+        """``keras.Model.fit`` on data alone (labels y only for a conditional GAN).
 
-    def check_data(self, x):
-        """Raise ValueError unless x is a finite (n, *data_shape) array, in [0, 1] if rescaled."""
+        NumPy ``x`` and ``y`` are checked first.
+        """
+        if isinstance(x, np.ndarray):
+            self.check_data(x, y)
+        return super().fit(x, y, **kwargs)
+
+    def check_data(self, x, y=None):
+        """Raise ValueError unless x is a finite (n, *data_shape) array, in [0, 1] if rescaled,
+        and y (conditional GAN only) holds n integer labels in [0, num_classes)."""
+        if self.num_classes:
+            labels = np.asarray(y) if y is not None else None
+            if labels is None or labels.shape != (len(x),) or labels.min() < 0 or labels.max() >= self.num_classes:
+                raise ValueError(f"a conditional GAN trains with fit(x, y): {len(x)} integer labels "
+                                 f"in [0, {self.num_classes}), got {None if y is None else labels.shape}")
+        elif y is not None:
+            raise ValueError("y (labels) is only for a conditional GAN (num_classes=...)")
         x = np.asarray(x)
         if x.shape[1:] != self.data_shape:
             raise ValueError(f"expected data of shape (n, {', '.join(map(str, self.data_shape))}), got {x.shape}")
