@@ -45,7 +45,8 @@ def value_and_grad(loss_fn, variables, all_variables):
     or update (the model's ``variables``); only JAX needs them, because its gradient
     is taken of a pure function, so each variable is passed in as a value and any
     update ``loss_fn`` makes (random-seed state, batch-norm statistics) is written
-    back afterwards. Returns ``(loss, aux), grads`` with one gradient per variable.
+    back afterwards. Returns ``(loss, aux), grads`` with one gradient per variable
+    (zeros, not None, for a variable the loss does not depend on, on every backend).
     """
     name = keras.backend.backend()
     if name == "tensorflow":
@@ -53,7 +54,8 @@ def value_and_grad(loss_fn, variables, all_variables):
 
         with tf.GradientTape() as tape:
             loss, aux = loss_fn()
-        return (loss, aux), tape.gradient(loss, variables)
+        grads = tape.gradient(loss, variables)
+        return (loss, aux), [tf.zeros_like(v.value) if g is None else g for g, v in zip(grads, variables)]
     if name == "jax":
         import jax
 
@@ -79,7 +81,9 @@ def value_and_grad(loss_fn, variables, all_variables):
         import torch
 
         loss, aux = loss_fn()
-        return (loss, aux), list(torch.autograd.grad(loss, [v.value for v in variables]))
+        values = [v.value for v in variables]
+        grads = torch.autograd.grad(loss, values, allow_unused=True)
+        return (loss, aux), [torch.zeros_like(x) if g is None else g for g, x in zip(grads, values)]
     raise NotImplementedError(f"value_and_grad has no branch for the {name!r} backend")
 
 
