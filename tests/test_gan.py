@@ -6,7 +6,7 @@ import pytest
 from keras import ops
 
 import genlib
-from genlib.backend import input_gradient
+from genlib.backend import input_gradient, value_and_grad
 from genlib.models import GAN, dcgan, mlp_gan
 from genlib.models.gan import discriminator_loss, generator_loss
 
@@ -231,3 +231,31 @@ def test_conditional_gan_trains_with_labels_and_samples_by_label(tmp_path):
         gan.sample(4, seed=0)
     with pytest.raises(ValueError, match="conditional"):
         GAN(*conditional_nets(), num_classes=4)                       # label width mismatch
+
+
+def test_second_order_gradient_through_input_gradient_and_the_sqrt_at_zero():
+    # The WGAN-GP penalty differentiates an input gradient w.r.t. the weights. For a
+    # flat critic the input gradient is 0: a bare sqrt then gives NaN weight gradients,
+    # sqrt(sum(g^2) + eps) does not (chapter 03, exercise 2).
+    flat = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1, kernel_initializer="zeros")])
+    x = np.random.default_rng(0).uniform(size=(8, 2)).astype("float32")
+
+    def penalty(eps):
+        def loss_fn():
+            g = input_gradient(lambda v: flat(v), x)
+            return 10.0 * ops.mean((ops.sqrt(ops.sum(g ** 2, axis=1) + eps) - 1.0) ** 2), ()
+        (value, _), grads = value_and_grad(loss_fn, flat.trainable_variables, flat.variables)
+        return float(as_np(value)), [as_np(g) for g in grads]
+
+    value, grads = penalty(0.0)
+    assert np.isclose(value, 10.0) and np.isnan(grads[0]).all()
+    value, grads = penalty(1e-12)
+    assert np.isclose(value, 10.0, rtol=1e-5) and all(np.isfinite(g).all() for g in grads)
+    # and a critic with slope: the penalty's weight gradient matches the analytic one
+    sloped = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1, kernel_initializer="ones")])
+    (value, _), grads = value_and_grad(
+        lambda: (ops.mean((ops.sqrt(ops.sum(input_gradient(lambda v: sloped(v), x) ** 2, axis=1)) - 1.0) ** 2), ()),
+        sloped.trainable_variables, sloped.variables)
+    # |w| = sqrt(2): penalty (sqrt(2) - 1)^2, d/dw = 2 (|w| - 1) w / |w|
+    assert np.isclose(float(as_np(value)), (np.sqrt(2) - 1) ** 2, rtol=1e-5)
+    np.testing.assert_allclose(as_np(grads[0]).ravel(), 2 * (np.sqrt(2) - 1) / np.sqrt(2) * np.ones(2), rtol=1e-5)
