@@ -117,6 +117,8 @@ class GAN(keras.Model):
     Train with ``gan.compile(d_optimizer=..., g_optimizer=...)`` then ``gan.fit(x)``.
     Logged metrics: ``d_loss``, ``g_loss``, ``D(x)`` and ``D(G(z))`` (mean
     probabilities the discriminator gives real and fake images in its step).
+    Chapter 03, "Code: the MLP GAN step by step" (the two phases) and "Code:
+    genlib's DCGAN" (the train step).
     """
 
     def __init__(self, generator, discriminator, d_steps=1, generator_loss="non_saturating",
