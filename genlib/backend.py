@@ -58,3 +58,115 @@ def input_gradients(fn, *arrays):
     else:
         raise NotImplementedError(f"input_gradients does not support the {name!r} backend")
     return [keras.ops.convert_to_numpy(g) for g in grads]
+
+
+# --- Gradients for custom train steps (chapter 03, "Code: genlib's DCGAN") ---------
+#
+# A GAN updates two networks with two optimizers in one train step, so it cannot use
+# Keras' built-in step. The two functions below are the only backend-specific code the
+# GAN needs: `value_and_grad` takes a gradient with each backend's own machinery, and
+# `custom_train_step` adapts a plain step function to the JAX trainer, which (unlike
+# the TensorFlow and PyTorch ones) passes the model's state in and out explicitly.
+
+
+def value_and_grad(loss_fn, variables, all_variables):
+    """Evaluate ``loss, aux = loss_fn()`` and the gradients of ``loss`` w.r.t. ``variables``.
+
+    ``loss_fn``: a function of no arguments that reads Keras variables (calls models)
+    and returns a scalar ``loss`` and any ``aux`` values. ``variables``: the Keras
+    variables to differentiate. ``all_variables``: every variable ``loss_fn`` may read
+    or update (the model's ``variables``); only JAX needs them, because its gradient
+    is taken of a pure function, so each variable is passed in as a value and any
+    update ``loss_fn`` makes (random-seed state, batch-norm statistics) is written
+    back afterwards. Returns ``(loss, aux), grads`` with one gradient per variable
+    (zeros, not None, for a variable the loss does not depend on, on every backend).
+    """
+    name = keras.backend.backend()
+    if name == "tensorflow":
+        import tensorflow as tf
+
+        with tf.GradientTape() as tape:
+            loss, aux = loss_fn()
+        grads = tape.gradient(loss, variables)
+        return (loss, aux), [tf.zeros_like(v.value) if g is None else g for g, v in zip(grads, variables)]
+    if name == "jax":
+        import jax
+
+        wanted = {id(v) for v in variables}
+        others = [v for v in all_variables if id(v) not in wanted]
+        other_values = [v.value for v in others]
+
+        def pure(values):
+            mapping = list(zip(variables, values)) + list(zip(others, other_values))
+            with keras.StatelessScope(state_mapping=mapping) as scope:
+                loss, aux = loss_fn()
+                updated = [scope.get_current_value(v) for v in others]
+            return loss, (aux, updated)
+
+        (loss, (aux, updated)), grads = jax.value_and_grad(pure, has_aux=True)(
+            [v.value for v in variables]
+        )
+        for v, old, new in zip(others, other_values, updated):
+            if new is not old:
+                v.assign(new)
+        return (loss, aux), grads
+    if name == "torch":
+        import torch
+
+        loss, aux = loss_fn()
+        values = [v.value for v in variables]
+        grads = torch.autograd.grad(loss, values, allow_unused=True)
+        return (loss, aux), [torch.zeros_like(x) if g is None else g for g, x in zip(grads, values)]
+    raise NotImplementedError(f"value_and_grad has no branch for the {name!r} backend")
+
+
+def custom_train_step(model, step, *args):
+    """Run ``logs = step(data)`` as ``model.train_step`` on every backend.
+
+    ``step`` updates variables in place (``optimizer.apply``, ``metric.update_state``)
+    and returns the logs dict. TensorFlow and PyTorch call ``train_step(data)`` and
+    that is all. The JAX trainer calls ``train_step(state, data)`` inside ``jax.jit``
+    with ``state = (trainable, non_trainable, optimizer, metrics)`` variable values
+    and expects ``(logs, new_state)``: the step runs in a ``keras.StatelessScope``
+    that maps each variable to its value in ``state`` and records the assignments.
+    """
+    if keras.backend.backend() != "jax":
+        (data,) = args
+        return step(data)
+    state, data = args
+    groups = (model.trainable_variables, model.non_trainable_variables,
+              model.optimizer.variables, model.metrics_variables)
+    mapping = [(v, value) for vs, values in zip(groups, state) for v, value in zip(vs, values)]
+    with keras.StatelessScope(state_mapping=mapping) as scope:
+        logs = step(data)
+        new_state = tuple([scope.get_current_value(v) for v in vs] for vs in groups)
+    return logs, new_state
+
+
+def input_gradient(fn, x):
+    """The gradient of ``sum(fn(x))`` w.r.t. the input tensor ``x``, itself differentiable.
+
+    ``fn`` maps a batch to one value per row (a critic); the result has x's shape.
+    The gradient stays on each backend's tape, so a loss built from it (the WGAN-GP
+    gradient penalty, chapter 03's exercise) can be differentiated again w.r.t. the
+    weights inside :func:`value_and_grad`.
+    """
+    name = keras.backend.backend()
+    if name == "tensorflow":
+        import tensorflow as tf
+
+        x = tf.convert_to_tensor(x)
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            total = tf.reduce_sum(fn(x))
+        return tape.gradient(total, x)
+    if name == "jax":
+        import jax
+
+        return jax.grad(lambda value: keras.ops.sum(fn(value)))(keras.ops.convert_to_tensor(x))
+    if name == "torch":
+        import torch
+
+        x = keras.ops.convert_to_tensor(x).detach().requires_grad_(True)
+        return torch.autograd.grad(keras.ops.sum(fn(x)), x, create_graph=True)[0]
+    raise NotImplementedError(f"input_gradient has no branch for the {name!r} backend")

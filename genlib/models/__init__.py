@@ -1,3 +1,4 @@
 """The course's models, one file each (chapters 02 to 05)."""
 from genlib.models.vae import VAE, conv_vae, dense_vae  # noqa: F401  (chapter 02)
+from genlib.models.gan import GAN, dcgan, mlp_gan  # noqa: F401  (chapter 03)
 from genlib.models.char_gru import CharGRU  # noqa: F401  (chapter 04)
