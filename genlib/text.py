@@ -6,6 +6,8 @@ p(x_t | x_<t) on characters: they read a window ``x[i : i + T]`` and are trained
 to predict the same window shifted by one, ``x[i + 1 : i + T + 1]``.
 """
 
+import math
+
 import keras
 import numpy as np
 
@@ -133,3 +135,43 @@ class WindowDataset(keras.utils.PyDataset):
         starts = self.rng.integers(0, len(self.ids) - self.block_size, size=self.batch_size)
         window = starts[:, None] + np.arange(self.block_size)[None, :]
         return self.ids[window], self.ids[window + 1]
+
+
+def evaluate_nats(logits_fn, ids, block_size, batch_size=64):
+    """Mean cross-entropy in nats per token of predicting ``ids[1:]`` from what precedes.
+
+    ``logits_fn``: windows (n, block_size) int32 -> logits (n, block_size, vocab), as
+    ``model.predict`` gives them. Every token after the first is scored exactly once: the
+    text is cut into non-overlapping windows (:func:`make_windows`) plus, when tokens are
+    left over, one last window ending at the end of the text of which only the left-over
+    tokens count. Each window is read on its own, so the first tokens of a window are
+    predicted from a short context. Shared by chapter 04's GRU and chapter 05's GPT.
+    """
+    ids = np.asarray(ids, dtype=np.int32)
+    if len(ids) < 2:
+        raise ValueError("need at least 2 tokens to score a prediction")
+    block_size = min(int(block_size), len(ids) - 1)
+    x, y = make_windows(ids, block_size)
+    weights = np.ones(y.shape, np.float64)
+    scored = x.shape[0] * block_size
+    if scored < len(ids) - 1:
+        x = np.concatenate([x, ids[None, -block_size - 1:-1]])
+        y = np.concatenate([y, ids[None, -block_size:]])
+        tail = np.zeros((1, block_size))
+        tail[0, scored - (len(ids) - 1):] = 1.0
+        weights = np.concatenate([weights, tail])
+    total = 0.0
+    # chunks keep the float64 copy of the logits small
+    chunk = 16 * batch_size
+    for start in range(0, len(x), chunk):
+        logits = np.asarray(logits_fn(x[start:start + chunk]), dtype=np.float64)
+        logits -= logits.max(axis=-1, keepdims=True)
+        log_p = logits - np.log(np.exp(logits).sum(axis=-1, keepdims=True))
+        nll = -np.take_along_axis(log_p, y[start:start + chunk, :, None], axis=-1)[..., 0]
+        total += float((nll * weights[start:start + chunk]).sum())
+    return total / weights.sum()
+
+
+def bits_per_token(nats):
+    """Convert a cross-entropy from nats to bits: ``nats / ln 2``."""
+    return nats / math.log(2)

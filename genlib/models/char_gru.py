@@ -27,13 +27,11 @@ resetting h between steps (a bug some tutorials shipped) gives a different, wron
     model.generate_text("ROMEO:", 200, temperature=0.8, seed=0)
 """
 
-import math
-
 import keras
 import numpy as np
 
 from genlib.sampling import check_sampling_args, sample
-from genlib.text import CharTokenizer, make_windows
+from genlib.text import CharTokenizer, bits_per_token, evaluate_nats  # noqa: F401  (bits_per_token: chapter 04 imports it from here)
 
 # Named sizes, as minGPT has. "tutorial" is the model of the TensorFlow text
 # generation tutorial (Embedding 256 -> GRU 1024), the benchmark's reference.
@@ -176,39 +174,14 @@ class CharGRU(keras.Model):
         return self.tokenizer.decode(ids)
 
     def evaluate_nats(self, ids, block_size=256, batch_size=64):
-        """Mean cross-entropy in nats per token of predicting ``ids[1:]``.
+        """Mean cross-entropy in nats per token of predicting ``ids[1:]``, every token once.
 
-        Every token of ``ids`` after the first is scored exactly once: the text is
-        cut into non-overlapping windows of ``block_size`` (``genlib.text.make_windows``)
-        plus, when some tokens are left over, one last window ending at the end of the
-        text of which only the left-over tokens count. Each window starts from the
-        zero state. Divide by ``ln 2`` for bits per character
-        (:func:`bits_per_token`; chapter 04, "The chain rule of probability").
+        The text is cut into windows of ``block_size`` (``genlib.text.evaluate_nats``),
+        each read from the zero state. Divide by ``ln 2`` for bits per character
+        (:func:`genlib.text.bits_per_token`; chapter 04, "The chain rule of probability").
         """
-        ids = np.asarray(ids, dtype=np.int32)
-        if len(ids) < 2:
-            raise ValueError("need at least 2 tokens to score a prediction")
-        block_size = min(int(block_size), len(ids) - 1)
-        x, y = make_windows(ids, block_size)
-        weights = np.ones(y.shape, np.float64)
-        scored = x.shape[0] * block_size
-        if scored < len(ids) - 1:
-            x = np.concatenate([x, ids[None, -block_size - 1:-1]])
-            y = np.concatenate([y, ids[None, -block_size:]])
-            tail = np.zeros((1, block_size))
-            tail[0, scored - (len(ids) - 1):] = 1.0
-            weights = np.concatenate([weights, tail])
-        total = 0.0
-        # predict() runs compiled on every backend; chunks keep the logits small
-        chunk = 16 * batch_size
-        for start in range(0, len(x), chunk):
-            logits = self.predict(x[start:start + chunk], batch_size=batch_size, verbose=0)
-            logits = logits.astype(np.float64)
-            logits -= logits.max(axis=-1, keepdims=True)
-            log_p = logits - np.log(np.exp(logits).sum(axis=-1, keepdims=True))
-            nll = -np.take_along_axis(log_p, y[start:start + chunk, :, None], axis=-1)[..., 0]
-            total += float((nll * weights[start:start + chunk]).sum())
-        return total / weights.sum()
+        return evaluate_nats(lambda x: self.predict(x, batch_size=batch_size, verbose=0), ids,
+                             block_size, batch_size)
 
     def get_config(self):
         config = super().get_config()
@@ -217,7 +190,3 @@ class CharGRU(keras.Model):
                       tokenizer=None if self.tokenizer is None else self.tokenizer.get_config())
         return config
 
-
-def bits_per_token(nats):
-    """Convert a cross-entropy from nats to bits: ``nats / ln 2``."""
-    return nats / math.log(2)

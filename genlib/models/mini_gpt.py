@@ -1,0 +1,374 @@
+"""A GPT-2-style character language model (chapter 05, "The mini-GPT").
+
+Like the GRU of chapter 04 it learns p(x_1..x_T) = prod_t p(x_t | x_<t), but it reads
+the prefix with masked self-attention over a window of ``block_size`` tokens instead of
+carrying a recurrent state. One forward pass, for ids (B, T):
+
+    h = wte[ids] + wpe[0..T-1]                     token + learned position embeddings
+    for each of n_layer blocks (pre-LayerNorm, residual):
+        h = h + Attn(LN1(h))                       causal multi-head self-attention
+        h = h + W2 gelu(W1 LN2(h))                 MLP, hidden size 4 * n_embd
+    logits = LN_f(h) @ wte^T                       output projection tied to wte
+
+    Attn(x) = concat_i softmax(Q_i K_i^T / sqrt(d) + M) V_i  @ W_O,
+    Q, K, V = x W_Q, x W_K, x W_V,  d = n_embd / n_head,
+    M[t, s] = 0 if s <= t else -inf                (the causal mask)
+
+Weights start as in GPT-2: N(0, 0.02) everywhere, except the two projections that write
+into the residual stream (W_O and W2), N(0, 0.02 / sqrt(2 * n_layer)), so that the
+variance of h does not grow with depth; biases zero, LayerNorm scales one.
+
+Generation keeps a key/value cache: the keys and values of every position seen so far,
+per layer, so each new token costs one position of attention instead of a re-run of the
+whole prefix (chapter 05, "The KV cache"). Training shares ``genlib.text``'s windows and
+``genlib.sampling`` with chapter 04's GRU.
+
+    model = MiniGPT.from_preset("baby", tokenizer=tok)
+    compile_for_training(model, max_steps=2000)
+    model.fit(WindowDataset(train_ids, model.block_size, 12, steps=2000))
+    model.generate_text("ROMEO:", 200, temperature=0.8, seed=0)
+"""
+
+import math
+import warnings
+
+import keras
+import numpy as np
+
+from genlib.sampling import check_sampling_args, sample
+from genlib.text import CharTokenizer, evaluate_nats
+
+# Named configurations, as minGPT has. "baby" is the small character-level GPT that
+# nanoGPT suggests for a laptop CPU, and the benchmark's configuration.
+PRESETS = {
+    "tiny": dict(block_size=32, n_layer=2, n_head=2, n_embd=32),
+    "baby": dict(block_size=64, n_layer=4, n_head=4, n_embd=128),
+    "small": dict(block_size=128, n_layer=4, n_head=4, n_embd=192),
+    "shakespeare_char": dict(block_size=256, n_layer=6, n_head=6, n_embd=384, dropout=0.2),
+}
+
+
+def _normal(std):
+    return keras.initializers.RandomNormal(mean=0.0, stddev=std)
+
+
+@keras.saving.register_keras_serializable(package="genlib")
+class CausalSelfAttention(keras.layers.Layer):
+    """Multi-head self-attention with a causal mask, and an optional key/value cache.
+
+    ``call(x)``: x (B, T, C) -> (B, T, C); position t attends to positions <= t.
+
+    ``call(x, cache=(k, v), positions=p)`` is the cached form used for generation:
+    ``k, v`` (B, S, H, D) hold the keys and values of up to S = ``block_size``
+    positions; ``p`` (B, T) are the absolute positions of the T new tokens. The new
+    keys and values are written into the cache at ``p``, each query attends to the
+    cached positions ``<= p``, and the layer returns ``(y, (k', v'))``.
+    Chapter 05, "Scaled dot-product attention" and "The KV cache".
+    """
+
+    def __init__(self, n_embd, n_head, n_layer=1, bias=False, dropout=0.0, **kwargs):
+        super().__init__(**kwargs)
+        if n_embd % n_head:
+            raise ValueError(f"n_embd={n_embd} must be divisible by n_head={n_head}")
+        self.n_embd, self.n_head, self.n_layer = n_embd, n_head, n_layer
+        self.bias, self.dropout = bias, dropout
+        self.head_dim = n_embd // n_head
+        # one matrix makes Q, K and V together: one large matmul instead of three
+        self.c_attn = keras.layers.Dense(3 * n_embd, use_bias=bias, kernel_initializer=_normal(0.02),
+                                         name="c_attn")
+        self.c_proj = keras.layers.Dense(n_embd, use_bias=bias,
+                                         kernel_initializer=_normal(0.02 / math.sqrt(2 * n_layer)),
+                                         name="c_proj")
+        self.resid_drop = keras.layers.Dropout(dropout)
+
+    def build(self, input_shape):
+        self.c_attn.build(input_shape)
+        self.c_proj.build(input_shape)
+        self.built = True
+
+    def call(self, x, cache=None, positions=None, training=False):
+        batch, steps = keras.ops.shape(x)[0], keras.ops.shape(x)[1]
+        qkv = keras.ops.reshape(self.c_attn(x), (batch, steps, 3, self.n_head, self.head_dim))
+        q, k, v = qkv[:, :, 0], qkv[:, :, 1], qkv[:, :, 2]            # each (B, T, H, D)
+        if cache is None:
+            y = keras.ops.dot_product_attention(q, k, v, is_causal=True)
+            new_cache = None
+        else:
+            k_cache, v_cache = cache
+            size = keras.ops.shape(k_cache)[1]
+            # write row t of k/v to slot positions[:, t]: a one-hot matrix (B, T, S)
+            # does it with one matmul, for a single token or a whole prompt alike
+            slots = keras.ops.one_hot(positions, size, dtype=k.dtype)
+            written = keras.ops.sum(slots, axis=1)[:, :, None, None]   # (B, S, 1, 1)
+            k_cache = k_cache * (1.0 - written) + keras.ops.einsum("bts,bthd->bshd", slots, k)
+            v_cache = v_cache * (1.0 - written) + keras.ops.einsum("bts,bthd->bshd", slots, v)
+            # query at position p sees slots 0..p: (B, 1, T, S), broadcast over heads
+            mask = keras.ops.arange(size)[None, None, None, :] <= positions[:, None, :, None]
+            y = keras.ops.dot_product_attention(q, k_cache, v_cache, mask=mask)
+            new_cache = (k_cache, v_cache)
+        y = self.resid_drop(self.c_proj(keras.ops.reshape(y, (batch, steps, self.n_embd))), training=training)
+        return y if cache is None else (y, new_cache)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(n_embd=self.n_embd, n_head=self.n_head, n_layer=self.n_layer, bias=self.bias,
+                      dropout=self.dropout)
+        return config
+
+
+@keras.saving.register_keras_serializable(package="genlib")
+class Block(keras.layers.Layer):
+    """One transformer block: ``h + Attn(LN(h))``, then ``h + MLP(LN(h))``; (B, T, C) -> (B, T, C)."""
+
+    def __init__(self, n_embd, n_head, n_layer=1, bias=False, dropout=0.0, **kwargs):
+        super().__init__(**kwargs)
+        self.n_embd, self.n_head, self.n_layer, self.bias, self.dropout = n_embd, n_head, n_layer, bias, dropout
+        self.ln_1 = keras.layers.LayerNormalization(epsilon=1e-5, center=bias, name="ln_1")
+        self.attn = CausalSelfAttention(n_embd, n_head, n_layer, bias, dropout, name="attn")
+        self.ln_2 = keras.layers.LayerNormalization(epsilon=1e-5, center=bias, name="ln_2")
+        self.c_fc = keras.layers.Dense(4 * n_embd, use_bias=bias, kernel_initializer=_normal(0.02), name="c_fc")
+        self.mlp_proj = keras.layers.Dense(n_embd, use_bias=bias,
+                                           kernel_initializer=_normal(0.02 / math.sqrt(2 * n_layer)),
+                                           name="mlp_proj")
+        self.mlp_drop = keras.layers.Dropout(dropout)
+
+    def build(self, input_shape):
+        for layer in (self.ln_1, self.attn, self.ln_2, self.c_fc):
+            layer.build(input_shape)
+        self.mlp_proj.build(tuple(input_shape[:-1]) + (4 * self.n_embd,))
+        self.built = True
+
+    def call(self, h, cache=None, positions=None, training=False):
+        a = self.attn(self.ln_1(h), cache=cache, positions=positions, training=training)
+        a, new_cache = (a, None) if cache is None else a
+        h = h + a
+        # GPT-2's tanh approximation of GELU
+        m = self.mlp_proj(keras.ops.gelu(self.c_fc(self.ln_2(h)), approximate=True))
+        h = h + self.mlp_drop(m, training=training)
+        return h if cache is None else (h, new_cache)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(n_embd=self.n_embd, n_head=self.n_head, n_layer=self.n_layer, bias=self.bias,
+                      dropout=self.dropout)
+        return config
+
+
+@keras.saving.register_keras_serializable(package="genlib")
+class MiniGPT(keras.Model):
+    """A GPT-2-style decoder: ``MiniGPT(vocab_size, block_size, n_layer, n_head, n_embd)``.
+
+    ``call(ids)``: int ids (B, T), T <= block_size -> logits (B, T, vocab_size), where
+    ``logits[:, t]`` scores the token after ``ids[:, t]``, from ``ids[:, :t+1]`` only.
+
+    ``call({"ids": ids, "cache": cache, "pos": pos})`` is the cached step that
+    ``generate`` compiles through ``predict_on_batch``: ``cache`` (n_layer, 2, B,
+    block_size, n_head, head_dim) holds the keys and values of earlier positions,
+    ``pos`` (B,) is the position of ``ids[:, 0]``; returns ``{"logits": (B, T, V),
+    "cache": updated cache}``. Everything is ``keras.ops``, so the model trains and
+    generates on TensorFlow, JAX and PyTorch.
+
+    ``tokenizer``: an optional ``genlib.text.CharTokenizer``, saved in the config.
+    """
+
+    def __init__(self, vocab_size, block_size, n_layer, n_head, n_embd, dropout=0.0, bias=False,
+                 tokenizer=None, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(tokenizer, dict):
+            tokenizer = CharTokenizer.from_config(tokenizer)
+        for name, value in (("vocab_size", vocab_size), ("block_size", block_size), ("n_layer", n_layer),
+                            ("n_head", n_head), ("n_embd", n_embd)):
+            if int(value) != value or value < 1:
+                raise ValueError(f"{name} must be an integer >= 1, got {value}")
+        if n_embd % n_head:
+            raise ValueError(f"n_embd={n_embd} must be divisible by n_head={n_head}")
+        if not 0 <= dropout < 1:
+            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+        if tokenizer is not None and tokenizer.vocab_size != vocab_size:
+            raise ValueError(f"the tokenizer has {tokenizer.vocab_size} characters but vocab_size={vocab_size}")
+        self.vocab_size, self.block_size = int(vocab_size), int(block_size)
+        self.n_layer, self.n_head, self.n_embd = int(n_layer), int(n_head), int(n_embd)
+        self.dropout, self.bias, self.tokenizer = float(dropout), bool(bias), tokenizer
+        self.head_dim = self.n_embd // self.n_head
+        self.wte = keras.layers.Embedding(self.vocab_size, self.n_embd, embeddings_initializer=_normal(0.02),
+                                          name="wte")
+        self.wpe = keras.layers.Embedding(self.block_size, self.n_embd, embeddings_initializer=_normal(0.02),
+                                          name="wpe")
+        self.drop = keras.layers.Dropout(self.dropout)
+        self.blocks = [Block(self.n_embd, self.n_head, self.n_layer, self.bias, self.dropout, name=f"h_{i}")
+                       for i in range(self.n_layer)]
+        self.ln_f = keras.layers.LayerNormalization(epsilon=1e-5, center=self.bias, name="ln_f")
+        # every weight exists from the start (as in nanoGPT), whatever the first input is
+        self.build((None, self.block_size))
+
+    @classmethod
+    def from_preset(cls, name, vocab_size=None, tokenizer=None, **overrides):
+        """``MiniGPT.from_preset("baby", tokenizer=tok)``; sizes from :data:`PRESETS`."""
+        if name not in PRESETS:
+            raise ValueError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
+        if vocab_size is None:
+            if tokenizer is None:
+                raise ValueError("give vocab_size or a tokenizer")
+            vocab_size = tokenizer.vocab_size
+        return cls(vocab_size, tokenizer=tokenizer, **{**PRESETS[name], **overrides})
+
+    def build(self, input_shape=None):
+        self.wte.build((None, None))
+        self.wpe.build((None, None))
+        shape = (None, None, self.n_embd)
+        for block in self.blocks:
+            block.build(shape)
+        self.ln_f.build(shape)
+        self.built = True
+
+    def call(self, inputs, training=False):
+        if isinstance(inputs, dict):
+            return self._call_cached(inputs["ids"], inputs["cache"], inputs["pos"])
+        steps = keras.ops.shape(inputs)[1]
+        if isinstance(steps, int) and steps > self.block_size:
+            raise ValueError(f"the input has {steps} positions but block_size={self.block_size}; "
+                             "feed at most the last block_size tokens")
+        h = self.drop(self.wte(inputs) + self.wpe(keras.ops.arange(steps)), training=training)
+        for block in self.blocks:
+            h = block(h, training=training)
+        return self._logits(h)
+
+    def _logits(self, h):
+        # tied output projection: the score of token j is <h, wte[j]>
+        return keras.ops.matmul(self.ln_f(h), keras.ops.transpose(self.wte.embeddings))
+
+    def _call_cached(self, ids, cache, pos):
+        steps = keras.ops.shape(ids)[1]
+        positions = keras.ops.cast(pos, "int32")[:, None] + keras.ops.arange(steps, dtype="int32")[None, :]
+        h = self.wte(ids) + self.wpe(positions)
+        layers = []
+        for i, block in enumerate(self.blocks):
+            h, (k, v) = block(h, cache=(cache[i, 0], cache[i, 1]), positions=positions)
+            layers.append(keras.ops.stack([k, v]))
+        return {"logits": self._logits(h), "cache": keras.ops.stack(layers)}
+
+    def empty_cache(self, batch_size):
+        """A zero key/value cache, (n_layer, 2, batch_size, block_size, n_head, head_dim) float32."""
+        return np.zeros((self.n_layer, 2, batch_size, self.block_size, self.n_head, self.head_dim), "float32")
+
+    # --- generation (chapter 05, "Sampling from the mini-GPT" and "The KV cache") ------
+
+    def _window_logits(self, window):
+        """Logits after the last token of each row of ``window`` (B, n <= block_size), no cache.
+
+        The window is padded on the right to ``block_size``: the model is causal, so the
+        padding cannot change position n - 1, and one fixed shape is compiled once.
+        """
+        batch, n = window.shape
+        padded = np.zeros((batch, self.block_size), "int32")
+        padded[:, :n] = window
+        return np.asarray(self.predict_on_batch(padded))[:, n - 1]
+
+    def _prefill(self, window):
+        """Fill a fresh cache from ``window`` (B, n): returns (cache, logits after it)."""
+        batch, n = window.shape
+        padded = np.zeros((batch, self.block_size), "int32")
+        padded[:, :n] = window
+        out = self.predict_on_batch({"ids": padded, "cache": self.empty_cache(batch),
+                                     "pos": np.zeros(batch, "int32")})
+        return out["cache"], np.asarray(out["logits"])[:, n - 1]
+
+    def generate(self, prompt_ids, max_new_tokens, temperature=1.0, top_k=None, top_p=None, seed=None,
+                 use_cache=True):
+        """Continue ``prompt_ids`` by ``max_new_tokens`` sampled tokens.
+
+        ``prompt_ids``: (T,) or (B, T) ints, T >= 1. Returns a NumPy int64 array of shape
+        (T + max_new_tokens,) or (B, T + max_new_tokens): the prompt, then the new tokens.
+        The model sees at most the last ``block_size`` tokens (a longer prompt is cropped,
+        with a warning). Sampling is ``genlib.sampling.sample``; ``seed`` repeats it.
+
+        ``use_cache=False`` re-reads the last ``block_size`` tokens for every new token.
+        ``use_cache=True`` reads the prompt once into the key/value cache, then runs one
+        position per token. Both give the same tokens while the text fits in the window
+        (prompt + new tokens <= block_size). Past that, the learned positions run out:
+        the cache then restarts from the last ``block_size // 2`` tokens and fills up
+        again, so the context there is between half a window and a window long, where
+        ``use_cache=False`` always sees a full window.
+        """
+        check_sampling_args(temperature, top_k, top_p)
+        if int(max_new_tokens) != max_new_tokens or max_new_tokens < 0:
+            raise ValueError(f"max_new_tokens must be an integer >= 0, got {max_new_tokens}")
+        ids = np.asarray(prompt_ids)
+        single = ids.ndim == 1
+        ids = ids[None, :] if single else ids
+        if ids.ndim != 2 or ids.shape[1] < 1:
+            raise ValueError(f"prompt_ids must have shape (T,) or (B, T) with T >= 1, got {np.shape(prompt_ids)}")
+        if not np.issubdtype(ids.dtype, np.integer) or ids.min() < 0 or ids.max() >= self.vocab_size:
+            raise ValueError(f"prompt_ids must be integers in 0..{self.vocab_size - 1}")
+        if ids.shape[1] > self.block_size:
+            warnings.warn(f"the prompt has {ids.shape[1]} tokens; the model reads only the last "
+                          f"block_size={self.block_size} of them", stacklevel=2)
+        rng = np.random.default_rng(seed)
+        out = ids.astype(np.int64)
+        if use_cache:
+            window = out[:, -self.block_size:]
+            cache, logits = self._prefill(window)
+            filled = window.shape[1]
+        for _ in range(int(max_new_tokens)):
+            if not use_cache:
+                logits = self._window_logits(out[:, -self.block_size:])
+            token = sample(logits, temperature, top_k, top_p, rng=rng)
+            out = np.concatenate([out, token[:, None]], axis=1)
+            if use_cache:
+                if filled == self.block_size:
+                    # no position left for the new token: restart from the last half window
+                    window = out[:, -(self.block_size // 2 or 1):]
+                    cache, logits = self._prefill(window)
+                    filled = window.shape[1]
+                else:
+                    step = self.predict_on_batch({"ids": token[:, None].astype("int32"), "cache": cache,
+                                                  "pos": np.full(len(out), filled, "int32")})
+                    cache, logits = step["cache"], np.asarray(step["logits"])[:, 0]
+                    filled += 1
+        return out[0] if single else out
+
+    def generate_text(self, prompt, max_new_tokens, **sampling):
+        """``generate`` on text: ``str -> str`` (prompt included); needs the tokenizer."""
+        if self.tokenizer is None:
+            raise ValueError("this MiniGPT has no tokenizer; pass tokenizer= when creating it")
+        return self.tokenizer.decode(self.generate(self.tokenizer.encode(prompt), max_new_tokens, **sampling))
+
+    def evaluate_nats(self, ids, batch_size=64):
+        """Mean cross-entropy in nats per token of predicting ``ids[1:]``, every token once.
+
+        Windows of ``block_size`` (``genlib.text.evaluate_nats``); chapter 05,
+        "Training the mini-GPT on Shakespeare".
+        """
+        return evaluate_nats(lambda x: self.predict(x, batch_size=batch_size, verbose=0), ids,
+                             self.block_size, batch_size)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(vocab_size=self.vocab_size, block_size=self.block_size, n_layer=self.n_layer,
+                      n_head=self.n_head, n_embd=self.n_embd, dropout=self.dropout, bias=self.bias,
+                      tokenizer=None if self.tokenizer is None else self.tokenizer.get_config())
+        return config
+
+
+def compile_for_training(model, max_steps, learning_rate=1e-3, min_learning_rate=1e-4, warmup_steps=100,
+                         weight_decay=0.1, beta_2=0.99, clipnorm=1.0, **compile_kwargs):
+    """Compile ``model`` with the course's GPT recipe (chapter 05, "The training recipe").
+
+    AdamW (beta_1 0.9, ``beta_2``), weight decay on matrices only (embeddings and
+    kernels; not LayerNorm scales or biases), global-norm gradient clipping, and a
+    learning rate that rises linearly from 0 over ``warmup_steps`` and then follows a
+    cosine to ``min_learning_rate`` at ``max_steps``. Loss: cross-entropy on logits, in
+    nats. Extra keyword arguments go to ``model.compile`` (e.g. ``jit_compile``).
+    Returns the schedule, so that it can be plotted.
+    """
+    if max_steps <= warmup_steps:
+        raise ValueError(f"max_steps={max_steps} must exceed warmup_steps={warmup_steps}")
+    schedule = keras.optimizers.schedules.CosineDecay(
+        0.0, decay_steps=max_steps - warmup_steps, alpha=min_learning_rate / learning_rate,
+        warmup_target=learning_rate, warmup_steps=warmup_steps)
+    optimizer = keras.optimizers.AdamW(schedule, weight_decay=weight_decay, beta_1=0.9, beta_2=beta_2,
+                                       global_clipnorm=clipnorm)
+    optimizer.exclude_from_weight_decay(var_list=[v for v in model.trainable_variables if len(v.shape) < 2])
+    model.compile(optimizer=optimizer, loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                  **compile_kwargs)
+    return schedule
