@@ -42,3 +42,14 @@ def test_fresh_forgets_an_interrupted_run(tmp_path, monkeypatch):
         _model().fit(x, x[:, :1], epochs=4, verbose=0, callbacks=[genlib.training.resumable("u"), _StopAfter(1)])
     history = _model().fit(x, x[:, :1], epochs=4, verbose=0, callbacks=[genlib.training.resumable("u", fresh=True)])
     assert history.epoch == [0, 1, 2, 3]
+
+
+def test_time_limit_stops_fit():
+    genlib.seed(0)
+    x = np.random.rand(64, 4).astype("float32")
+    model = _model()
+    limit = genlib.training.TimeLimit(1e-9)
+    model.fit(x, x[:, :1], batch_size=8, epochs=50, callbacks=[limit], verbose=0)
+    assert limit.steps == 1 and limit.elapsed() > 0
+    with pytest.raises(ValueError):
+        genlib.training.TimeLimit(0)
