@@ -28,6 +28,27 @@ def check_sampling_args(temperature=1.0, top_k=None, top_p=None):
         raise ValueError(f"top_p must be in (0, 1] or None, got {top_p}")
 
 
+def check_generate_args(prompt_ids, max_new_tokens, vocab_size, temperature=1.0, top_k=None, top_p=None):
+    """Validate the arguments of a model's ``generate`` (chapters 04 and 05).
+
+    Returns ``(ids, single)``: the prompt as an int64 array (batch, T) and whether it
+    was given as one sequence (T,). Raises ``ValueError`` for bad sampling settings, a
+    negative or fractional ``max_new_tokens``, an empty or 3-D prompt, or ids that are
+    not integers in ``0..vocab_size - 1``.
+    """
+    check_sampling_args(temperature, top_k, top_p)
+    if int(max_new_tokens) != max_new_tokens or max_new_tokens < 0:
+        raise ValueError(f"max_new_tokens must be an integer >= 0, got {max_new_tokens}")
+    ids = np.asarray(prompt_ids)
+    single = ids.ndim == 1
+    ids = ids[None, :] if single else ids
+    if ids.ndim != 2 or ids.shape[1] < 1:
+        raise ValueError(f"prompt_ids must have shape (T,) or (batch, T) with T >= 1, got {np.shape(prompt_ids)}")
+    if not np.issubdtype(ids.dtype, np.integer) or ids.min() < 0 or ids.max() >= vocab_size:
+        raise ValueError(f"prompt_ids must be integers in 0..{vocab_size - 1}")
+    return ids.astype(np.int64), single
+
+
 def probabilities(logits, temperature=1.0, top_k=None, top_p=None):
     """The distribution that :func:`sample` draws from.
 

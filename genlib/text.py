@@ -175,3 +175,18 @@ def evaluate_nats(logits_fn, ids, block_size, batch_size=64):
 def bits_per_token(nats):
     """Convert a cross-entropy from nats to bits: ``nats / ln 2``."""
     return nats / math.log(2)
+
+
+def preset_config(presets, name, vocab_size=None, tokenizer=None, overrides=None):
+    """The constructor arguments of a character model's named preset (chapters 04, 05).
+
+    ``presets[name]`` updated with ``overrides``, plus ``vocab_size`` (taken from the
+    tokenizer when not given) and ``tokenizer``.
+    """
+    if name not in presets:
+        raise ValueError(f"unknown preset {name!r}; choose one of {', '.join(presets)}")
+    if vocab_size is None:
+        if tokenizer is None:
+            raise ValueError("give vocab_size or a tokenizer")
+        vocab_size = tokenizer.vocab_size
+    return {**presets[name], **(overrides or {}), "vocab_size": vocab_size, "tokenizer": tokenizer}

@@ -207,6 +207,7 @@ def test_training_recipe():
     np.testing.assert_allclose(lr, [0.0, 5e-4, 1e-3, 1e-4, 1e-4], rtol=1e-5, atol=1e-9)
     optimizer = model.optimizer
     assert (optimizer.weight_decay, optimizer.beta_2, optimizer.global_clipnorm) == (0.1, 0.99, 1.0)
+    assert model.jit_compile == (keras.backend.backend() != "torch")
     optimizer.build(model.trainable_variables)
     decayed = {v.path for v in model.trainable_variables if optimizer._use_weight_decay(v)}
     assert decayed == {v.path for v in model.trainable_variables if len(v.shape) == 2}

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from genlib.sampling import probabilities, sample
+from genlib.sampling import check_generate_args, probabilities, sample
 
 LOGITS = np.log(np.array([[0.5, 0.3, 0.15, 0.05]]))
 
@@ -50,3 +50,16 @@ def test_seeded_sampling_repeats():
     a = sample(np.repeat(LOGITS, 50, axis=0), rng=7)
     b = sample(np.repeat(LOGITS, 50, axis=0), rng=7)
     np.testing.assert_array_equal(a, b)
+
+
+def test_check_generate_args():
+    ids, single = check_generate_args([1, 2, 3], 5, vocab_size=4)
+    assert single and ids.shape == (1, 3) and ids.dtype == np.int64
+    ids, single = check_generate_args(np.zeros((2, 1), "int32"), 0, vocab_size=4)
+    assert not single and ids.shape == (2, 1)
+    for prompt, n, message in (([], 1, "shape"), ([[[1]]], 1, "shape"), ([4], 1, "0..3"), ([-1], 1, "0..3"),
+                               ([0.5], 1, "integers"), ([1], -1, "max_new_tokens"), ([1], 1.5, "max_new_tokens")):
+        with pytest.raises(ValueError, match=message):
+            check_generate_args(prompt, n, vocab_size=4)
+    with pytest.raises(ValueError, match="temperature"):
+        check_generate_args([1], 1, vocab_size=4, temperature=0)

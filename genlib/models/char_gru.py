@@ -30,8 +30,8 @@ resetting h between steps (a bug some tutorials shipped) gives a different, wron
 import keras
 import numpy as np
 
-from genlib.sampling import check_sampling_args, sample
-from genlib.text import CharTokenizer, bits_per_token, evaluate_nats  # noqa: F401  (bits_per_token: chapter 04 imports it from here)
+from genlib.sampling import check_generate_args, sample
+from genlib.text import CharTokenizer, bits_per_token, evaluate_nats, preset_config  # noqa: F401  (bits_per_token: chapter 04 imports it from here)
 
 # Named sizes, as minGPT has. "tutorial" is the model of the TensorFlow text
 # generation tutorial (Embedding 256 -> GRU 1024), the benchmark's reference.
@@ -84,13 +84,7 @@ class CharGRU(keras.Model):
     @classmethod
     def from_preset(cls, name, vocab_size=None, tokenizer=None, **overrides):
         """``CharGRU.from_preset("small", tokenizer=tok)``; sizes from :data:`PRESETS`."""
-        if name not in PRESETS:
-            raise ValueError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
-        if vocab_size is None:
-            if tokenizer is None:
-                raise ValueError("give vocab_size or a tokenizer")
-            vocab_size = tokenizer.vocab_size
-        return cls(vocab_size, tokenizer=tokenizer, **{**PRESETS[name], **overrides})
+        return cls(**preset_config(PRESETS, name, vocab_size, tokenizer, overrides))
 
     def build(self, input_shape):
         batch, steps = tuple(input_shape)[:2]
@@ -145,18 +139,9 @@ class CharGRU(keras.Model):
         top-p) is ``genlib.sampling.sample``; ``seed`` makes it repeatable.
         Chapter 04, "Carrying the state: one step per character".
         """
-        check_sampling_args(temperature, top_k, top_p)
-        if int(max_new_tokens) != max_new_tokens or max_new_tokens < 0:
-            raise ValueError(f"max_new_tokens must be an integer >= 0, got {max_new_tokens}")
-        ids = np.asarray(prompt_ids)
-        single = ids.ndim == 1
-        ids = ids[None, :] if single else ids
-        if ids.ndim != 2 or ids.shape[1] < 1:
-            raise ValueError(f"prompt_ids must have shape (T,) or (batch, T) with T >= 1, got {np.shape(prompt_ids)}")
-        if not np.issubdtype(ids.dtype, np.integer) or ids.min() < 0 or ids.max() >= self.vocab_size:
-            raise ValueError(f"prompt_ids must be integers in 0..{self.vocab_size - 1}")
+        ids, single = check_generate_args(prompt_ids, max_new_tokens, self.vocab_size, temperature, top_k, top_p)
         rng = np.random.default_rng(seed)
-        out = [ids.astype(np.int64)]
+        out = [ids]
         logits, states = self(ids.astype("int32"), return_states=True)
         logits = logits[:, -1, :]
         for _ in range(int(max_new_tokens)):
