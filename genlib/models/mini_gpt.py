@@ -163,7 +163,8 @@ class MiniGPT(keras.Model):
     ``logits[:, t]`` scores the token after ``ids[:, t]``, from ``ids[:, :t+1]`` only.
 
     ``call({"ids": ids, "cache": cache, "pos": pos})`` is the cached step that
-    ``generate`` compiles through ``predict_on_batch``: ``cache`` (n_layer, 2, B,
+    ``generate`` compiles (``genlib.backend.inference_function``; ``predict_on_batch``
+    accepts the same dict): ``cache`` (n_layer, 2, B,
     block_size, n_head, head_dim) holds the keys and values of earlier positions,
     ``pos`` (B,) is the position of ``ids[:, 0]``; returns ``{"logits": (B, T, V),
     "cache": updated cache}``. Everything is ``keras.ops``, so the model trains and
