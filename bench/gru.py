@@ -33,35 +33,24 @@ import genlib  # noqa: E402
 from genlib.models import CharGRU  # noqa: E402
 from genlib.models.char_gru import PRESETS, bits_per_token  # noqa: E402
 from genlib.text import CharTokenizer, WindowDataset, make_windows, split  # noqa: E402
+from genlib.training import TimeLimit  # noqa: E402
 
 
-class WallClock(keras.callbacks.Callback):
-    """Stop training after ``seconds``; optionally decay the learning rate on the clock.
+class WallClock(TimeLimit):
+    """``genlib.training.TimeLimit``, optionally decaying the learning rate on the clock.
 
     With ``decay``, the learning rate follows a cosine from ``lr`` to ``lr / 10`` over
     the wall-clock budget (the number of steps is not known in advance).
     """
 
     def __init__(self, seconds, lr=None, decay=False):
-        super().__init__()
-        self.seconds, self.lr, self.decay = seconds, lr, decay
-        self.steps = 0
-
-    def on_train_begin(self, logs=None):
-        self.start = time.perf_counter()
-
-    def elapsed(self):
-        return time.perf_counter() - self.start
+        super().__init__(seconds)
+        self.lr, self.decay = lr, decay
 
     def on_train_batch_begin(self, batch, logs=None):
         if self.decay:
             frac = min(self.elapsed() / self.seconds, 1.0)
             self.model.optimizer.learning_rate.assign(self.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * frac))))
-
-    def on_train_batch_end(self, batch, logs=None):
-        self.steps += 1
-        if self.elapsed() >= self.seconds:
-            self.model.stop_training = True
 
 
 def train(name, model, train_ids, seconds, block, batch, lr, clipnorm, decay, tutorial_windows, seed):
