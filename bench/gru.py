@@ -18,7 +18,6 @@ instances, so they share the evaluation code exactly.
 """
 
 import argparse
-import math
 import os
 import shlex
 import sys
@@ -33,37 +32,21 @@ import genlib  # noqa: E402
 from genlib.models import CharGRU  # noqa: E402
 from genlib.models.char_gru import PRESETS, bits_per_token  # noqa: E402
 from genlib.text import CharTokenizer, WindowDataset, make_windows, split  # noqa: E402
-from genlib.training import TimeLimit  # noqa: E402
-
-
-class WallClock(TimeLimit):
-    """``genlib.training.TimeLimit``, optionally decaying the learning rate on the clock.
-
-    With ``decay``, the learning rate follows a cosine from ``lr`` to ``lr / 10`` over
-    the wall-clock budget (the number of steps is not known in advance).
-    """
-
-    def __init__(self, seconds, lr=None, decay=False):
-        super().__init__(seconds)
-        self.lr, self.decay = lr, decay
-
-    def on_train_batch_begin(self, batch, logs=None):
-        if self.decay:
-            frac = min(self.elapsed() / self.seconds, 1.0)
-            self.model.optimizer.learning_rate.assign(self.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * frac))))
+from genlib.training import CosineOverTime, TimeLimit  # noqa: E402
 
 
 def train(name, model, train_ids, seconds, block, batch, lr, clipnorm, decay, tutorial_windows, seed):
     model.compile(optimizer=keras.optimizers.Adam(lr, clipnorm=clipnorm),
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-    clock = WallClock(seconds, lr, decay)
+    clock = TimeLimit(seconds)
+    callbacks = [clock, CosineOverTime(clock, lr, lr / 10)] if decay else [clock]
     if tutorial_windows:
         # the tutorial's pipeline: non-overlapping 101-character chunks, shuffled each epoch
         x, y = make_windows(train_ids, block, stride=block + 1)
-        model.fit(x, y, batch_size=batch, epochs=10_000, shuffle=True, callbacks=[clock], verbose=0)
+        model.fit(x, y, batch_size=batch, epochs=10_000, shuffle=True, callbacks=callbacks, verbose=0)
     else:
         data = WindowDataset(train_ids, block, batch, steps=1000, seed=seed)
-        model.fit(data, epochs=10_000, callbacks=[clock], verbose=0)
+        model.fit(data, epochs=10_000, callbacks=callbacks, verbose=0)
     took = clock.elapsed()
     return dict(name=name, steps=clock.steps, seconds=took, tokens_per_s=clock.steps * batch * block / took,
                 params=model.count_params())

@@ -3,9 +3,11 @@
 ``resumable(name)`` gives a callback that saves the model and optimizer state at the
 end of every epoch, so an interrupted ``fit`` (a closed laptop, a stopped kernel)
 continues where it stopped when the same cell runs again, instead of starting over.
-``TimeLimit(seconds)`` stops a ``fit`` after a wall-clock budget.
+``TimeLimit(seconds)`` stops a ``fit`` after a wall-clock budget, and
+``CosineOverTime(limit, peak, floor)`` decays the learning rate over that budget.
 """
 
+import math
 import shutil
 import time
 
@@ -55,3 +57,22 @@ class TimeLimit(keras.callbacks.Callback):
         self.steps += 1
         if self.elapsed() >= self.seconds:
             self.model.stop_training = True
+
+
+class CosineOverTime(keras.callbacks.Callback):
+    """A cosine learning-rate decay over a wall-clock budget instead of a step count.
+
+    Before each batch: ``lr = floor + (peak - floor) * (1 + cos(pi * f)) / 2``, where
+    ``f`` is the fraction of ``limit.seconds`` (a :class:`TimeLimit` in the same
+    ``fit``) spent so far. Used when the number of steps a budget allows is not known
+    in advance (chapter 05, "Attention or recurrence?"; ``bench/gru.py``).
+    """
+
+    def __init__(self, limit, peak, floor):
+        super().__init__()
+        self.limit, self.peak, self.floor = limit, float(peak), float(floor)
+
+    def on_train_batch_begin(self, batch, logs=None):
+        progress = min(self.limit.elapsed() / self.limit.seconds, 1.0)
+        self.model.optimizer.learning_rate = (
+            self.floor + 0.5 * (self.peak - self.floor) * (1 + math.cos(math.pi * progress)))

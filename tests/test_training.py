@@ -53,3 +53,16 @@ def test_time_limit_stops_fit():
     assert limit.steps == 1 and limit.elapsed() > 0
     with pytest.raises(ValueError):
         genlib.training.TimeLimit(0)
+
+
+def test_cosine_over_time_decays_from_peak_to_floor():
+    genlib.seed(0)
+    x = np.random.rand(64, 4).astype("float32")
+    model = _model()
+    limit = genlib.training.TimeLimit(3600)
+    decay = genlib.training.CosineOverTime(limit, peak=1e-2, floor=1e-3)
+    model.fit(x, x[:, :1], batch_size=8, epochs=1, callbacks=[limit, decay], verbose=0)
+    assert np.isclose(float(keras.ops.convert_to_numpy(model.optimizer.learning_rate)), 1e-2, rtol=1e-3)
+    limit.seconds = 1e-9                                  # the whole budget is spent
+    model.fit(x, x[:, :1], batch_size=8, epochs=1, callbacks=[limit, decay], verbose=0)
+    assert np.isclose(float(keras.ops.convert_to_numpy(model.optimizer.learning_rate)), 1e-3, rtol=1e-5)

@@ -182,8 +182,6 @@ class MiniGPT(keras.Model):
                             ("n_head", n_head), ("n_embd", n_embd)):
             if int(value) != value or value < 1:
                 raise ValueError(f"{name} must be an integer >= 1, got {value}")
-        if n_embd % n_head:
-            raise ValueError(f"n_embd={n_embd} must be divisible by n_head={n_head}")
         if not 0 <= dropout < 1:
             raise ValueError(f"dropout must be in [0, 1), got {dropout}")
         if tokenizer is not None and tokenizer.vocab_size != vocab_size:
