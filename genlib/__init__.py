@@ -8,13 +8,15 @@
 Modules: ``data`` (datasets, cached and verified), ``text`` (tokenizer, training
 windows), ``sampling`` (temperature, top-k, top-p), ``metrics`` (FID and a classifier
 score on MNIST features), ``plots``, ``training``,
-``models`` (the models of chapters 02 to 05). Everything uses ``keras.ops`` and runs
+``models`` (the models of chapters 02 to 05), ``pretrained`` (cached pre-trained
+weights) and ``finetune`` (adapting a pre-trained model to a labelled task, chapter 06). Everything uses ``keras.ops`` and runs
 on the TensorFlow, JAX and PyTorch backends; backend-specific code lives in
 ``genlib.backend``.
 """
 
-from genlib import data, metrics, plots, sampling, text, training
+from genlib import data, finetune, metrics, plots, pretrained, sampling, text, training
 from genlib.config import budget, env_report, profile, seed
 
 __version__ = "0.1.0"
-__all__ = ["budget", "data", "env_report", "metrics", "plots", "profile", "sampling", "seed", "text", "training"]
+__all__ = ["budget", "data", "env_report", "finetune", "metrics", "plots", "pretrained", "profile", "sampling", "seed",
+           "text", "training"]

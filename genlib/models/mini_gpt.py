@@ -222,14 +222,30 @@ class MiniGPT(keras.Model):
         if isinstance(steps, int) and steps > self.block_size:
             raise ValueError(f"the input has {steps} positions but block_size={self.block_size}; "
                              "feed at most the last block_size tokens")
-        h = self.drop(self.wte(inputs) + self.wpe(keras.ops.arange(steps)), training=training)
+        return self.head(self.hidden_states(inputs, training=training))
+
+    def hidden_states(self, ids, training=False):
+        """The final, normalised hidden states ``LN_f(h)``: ids (B, T) -> (B, T, n_embd).
+
+        ``call`` turns them into logits with :meth:`head`; chapter 06 ("Features from a
+        pre-trained model") pools them into features for a classifier.
+        """
+        steps = keras.ops.shape(ids)[1]
+        h = self.drop(self.wte(ids) + self.wpe(keras.ops.arange(steps)), training=training)
         for block in self.blocks:
             h = block(h, training=training)
-        return self._logits(h)
+        return self.ln_f(h)
+
+    def head(self, hidden):
+        """Logits from final hidden states: (B, T, n_embd) -> (B, T, vocab_size).
+
+        The output projection is tied to the token embedding: the score of token j is
+        <LN_f(h), wte[j]>.
+        """
+        return keras.ops.matmul(hidden, keras.ops.transpose(self.wte.embeddings))
 
     def _logits(self, h):
-        # tied output projection: the score of token j is <h, wte[j]>
-        return keras.ops.matmul(self.ln_f(h), keras.ops.transpose(self.wte.embeddings))
+        return self.head(self.ln_f(h))
 
     def _call_cached(self, ids, cache, pos):
         steps = keras.ops.shape(ids)[1]
