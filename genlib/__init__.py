@@ -11,10 +11,14 @@ score on MNIST features), ``plots``, ``training``,
 ``models`` (the models of chapters 02 to 05). Everything uses ``keras.ops`` and runs
 on the TensorFlow, JAX and PyTorch backends; backend-specific code lives in
 ``genlib.backend``.
+
+``import genlib`` imports ``genlib.models`` too, which registers the models with
+Keras: ``keras.saving.load_model("vae.keras")`` then finds class ``VAE``.
 """
 
-from genlib import data, metrics, plots, sampling, text, training
-from genlib.config import budget, env_report, profile, seed
+from genlib import data, metrics, models, plots, sampling, text, training
+from genlib.config import budget, env_report, profile, rng, seed
 
 __version__ = "0.1.0"
-__all__ = ["budget", "data", "env_report", "metrics", "plots", "profile", "sampling", "seed", "text", "training"]
+__all__ = ["budget", "data", "env_report", "metrics", "models", "plots", "profile", "rng", "sampling", "seed",
+           "text", "training"]
