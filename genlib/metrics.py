@@ -107,17 +107,18 @@ def mnist_features(images, batch_size=500):
     """
     import keras
 
+    images = _check_images(images)  # before the classifier: a bad call costs no training
     model = classifier()
     if _cached.get("features_of") is not model:  # one feature model per classifier: no retracing
         _cached["features"] = keras.Model(model.inputs, model.get_layer("features").output)
         _cached["features_of"] = model
-    return np.asarray(_cached["features"].predict(_check_images(images), batch_size=batch_size, verbose=0),
-                      np.float64)
+    return np.asarray(_cached["features"].predict(images, batch_size=batch_size, verbose=0), np.float64)
 
 
 def mnist_probabilities(images, batch_size=500):
     """The classifier's p(y|x): (n, 28, 28[, 1]) -> (n, 10), rows summing to 1."""
-    logits = np.asarray(classifier().predict(_check_images(images), batch_size=batch_size, verbose=0), np.float64)
+    images = _check_images(images)
+    logits = np.asarray(classifier().predict(images, batch_size=batch_size, verbose=0), np.float64)
     logits -= logits.max(axis=1, keepdims=True)
     p = np.exp(logits)
     return p / p.sum(axis=1, keepdims=True)
