@@ -49,12 +49,31 @@ def seed(value=0):
 
     ``keras.utils.set_random_seed`` seeds ``random``, ``numpy`` and the backend
     (TensorFlow, JAX's global seed or PyTorch); ``tf.random.set_seed`` alone, as
-    many tutorials do, leaves NumPy and Python unseeded.
+    many tutorials do, leaves NumPy and Python unseeded. genlib's ``seed=None``
+    arguments follow it: NumPy draws go through :func:`rng`, and a model's
+    ``keras.random.SeedGenerator(None)`` takes its seed from Python's ``random``.
     """
     import keras
 
     keras.utils.set_random_seed(int(value))
     return int(value)
+
+
+def rng(seed=None):
+    """A ``numpy.random.Generator``: seeded by ``seed``, or when ``seed`` is None by NumPy's
+    global state, which :func:`seed` sets.
+
+    Every ``seed=None`` in genlib (``generate``, ``sample``, ``WindowDataset``) goes
+    through here, so after ``genlib.seed(0)`` a whole notebook repeats exactly, while
+    two calls in a row still differ. A ``Generator`` passed as ``seed`` is used as is.
+    """
+    import numpy as np
+
+    if isinstance(seed, np.random.Generator):
+        return seed
+    if seed is None:
+        seed = np.random.randint(0, 2**31 - 1)
+    return np.random.default_rng(seed)
 
 
 def env_report(file=None):

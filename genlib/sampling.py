@@ -14,6 +14,8 @@ Keras backend.
 
 import numpy as np
 
+from genlib.config import rng as make_rng
+
 
 def check_sampling_args(temperature=1.0, top_k=None, top_p=None):
     """Raise ``ValueError`` for a temperature <= 0, top_k < 1 or top_p outside (0, 1]."""
@@ -52,11 +54,20 @@ def check_generate_args(prompt_ids, max_new_tokens, vocab_size, temperature=1.0,
 def probabilities(logits, temperature=1.0, top_k=None, top_p=None):
     """The distribution that :func:`sample` draws from.
 
-    ``logits``: (..., vocab). Returns float64 probabilities of the same shape, each
-    row summing to 1, zero outside the top-k / top-p set.
+    ``logits``: (..., vocab), finite or -inf (a masked token); NaN or +inf raise
+    ``ValueError``. Returns float64 probabilities of the same shape, each row summing
+    to 1, zero outside the top-k / top-p set.
     """
     check_sampling_args(temperature, top_k, top_p)
-    z = np.asarray(logits, dtype=np.float64) / temperature
+    z = np.asarray(logits, dtype=np.float64)
+    # -inf is a masked token; NaN or +inf means the model diverged, and would
+    # otherwise turn into token 0 without a word
+    if np.isnan(z).any() or np.isposinf(z).any():
+        raise ValueError(f"the logits contain {int(np.isnan(z).sum())} NaN and {int(np.isposinf(z).sum())} +inf "
+                         "values: the model has diverged (check its training loss)")
+    if z.shape[-1:] == (0,) or np.isneginf(z).all(axis=-1).any():
+        raise ValueError("every token of a row is masked (-inf logits) or the vocabulary is empty")
+    z = z / temperature
     z = z - z.max(axis=-1, keepdims=True)
     if top_k is not None and top_k < z.shape[-1]:
         kth = np.sort(z, axis=-1)[..., -int(top_k)][..., None]
@@ -79,10 +90,12 @@ def probabilities(logits, temperature=1.0, top_k=None, top_p=None):
 def sample(logits, temperature=1.0, top_k=None, top_p=None, rng=None):
     """Draw one token id per row of ``logits`` (batch, vocab) -> int64 (batch,).
 
-    ``rng``: a ``numpy.random.Generator`` (or an int seed, or None for fresh
-    entropy). Pass the same generator at every step of a generation loop.
+    ``rng``: a ``numpy.random.Generator``, an int seed, or None: a generator seeded
+    from NumPy's global state, so that ``genlib.seed(...)`` makes it repeatable
+    (:func:`genlib.config.rng`). Pass the same generator at every step of a
+    generation loop.
     """
-    rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+    rng = make_rng(rng)
     p = probabilities(logits, temperature, top_k, top_p)
     p2 = p.reshape(-1, p.shape[-1])
     cdf = np.cumsum(p2, axis=-1)

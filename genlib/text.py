@@ -7,9 +7,12 @@ to predict the same window shifted by one, ``x[i + 1 : i + T + 1]``.
 """
 
 import math
+import numbers
 
 import keras
 import numpy as np
+
+from genlib.config import rng as make_rng
 
 
 class UnknownCharacterError(ValueError):
@@ -67,8 +70,19 @@ class CharTokenizer:
             ) from None
 
     def decode(self, ids):
-        """``list[int] -> str`` (any iterable of ints, e.g. a NumPy array)."""
-        ids = [int(i) for i in np.asarray(ids).reshape(-1)]
+        """``list[int] -> str``; a 2-D batch (batch, T) -> ``list[str]``, one per row.
+
+        Any array-like of integers (a list, a NumPy array, a tensor). Floats and ids
+        outside ``0..vocab_size - 1`` raise ``ValueError``.
+        """
+        array = np.asarray(keras.ops.convert_to_numpy(ids) if keras.ops.is_tensor(ids) else ids)
+        if array.ndim == 2:
+            return [self.decode(row) for row in array]
+        if array.ndim > 2:
+            raise ValueError(f"decode takes ids of shape (T,) or (batch, T), got {array.shape}")
+        if array.size and not np.issubdtype(array.dtype, np.integer):
+            raise ValueError(f"token ids must be integers, got {array.dtype} values")
+        ids = [int(i) for i in array.reshape(-1)]
         bad = sorted({i for i in ids if not 0 <= i < len(self.vocab)})
         if bad:
             raise ValueError(f"ids out of range 0..{len(self.vocab) - 1}: {bad[:20]}")
@@ -93,8 +107,12 @@ def split(ids, train_fraction=0.9):
     """Split a token array into a leading training part and a trailing validation part.
 
     A contiguous split (not a shuffled one) keeps validation text unseen: shuffled
-    overlapping windows would leak training text into validation.
+    overlapping windows would leak training text into validation. ``train_fraction``
+    must be in (0, 1).
     """
+    if isinstance(train_fraction, bool) or not isinstance(train_fraction, (numbers.Real, np.number)) \
+            or not 0 < train_fraction < 1:
+        raise ValueError(f"train_fraction must be a number in (0, 1), got {train_fraction!r}")
     ids = np.asarray(ids)
     cut = int(len(ids) * train_fraction)
     return ids[:cut], ids[cut:]
@@ -107,12 +125,11 @@ def make_windows(ids, block_size, stride=None):
     inside the text: ``x = ids[s : s + T]`` and ``y = ids[s + 1 : s + T + 1]`` for
     ``s = 0, stride, 2 * stride, ...``. The default stride ``T`` gives
     non-overlapping windows that cover every target once, which is what a validation
-    loss over a whole split needs.
+    loss over a whole split needs. ``block_size`` and ``stride`` are integers >= 1.
     """
-    ids = np.asarray(ids, dtype=np.int32)
-    if block_size < 1:
-        raise ValueError(f"block_size must be >= 1, got {block_size}")
-    stride = block_size if stride is None else stride
+    ids = as_token_ids(ids)
+    block_size = _positive_int("block_size", block_size)
+    stride = block_size if stride is None else _positive_int("stride", stride)
     n = (len(ids) - 1 - block_size) // stride + 1
     if n < 1:
         raise ValueError(f"a text of {len(ids)} tokens is too short for windows of {block_size}")
@@ -127,16 +144,20 @@ class WindowDataset(keras.utils.PyDataset):
     Each of the ``steps`` batches holds ``batch_size`` windows starting at uniformly
     random offsets, so an "epoch" is a number of steps, not a pass over the text.
     Yields ``(x, y)`` int32 arrays of shape (batch_size, block_size). Works with
-    ``model.fit`` on every backend.
+    ``model.fit`` on every backend; genlib's language models check ``ids`` against
+    their vocabulary when ``fit`` is given a ``WindowDataset``. ``seed=None`` follows
+    ``genlib.seed`` (:func:`genlib.config.rng`).
     """
 
     def __init__(self, ids, block_size, batch_size, steps, seed=None, **kwargs):
         super().__init__(**kwargs)
-        self.ids = np.asarray(ids, dtype=np.int32)
+        self.ids = as_token_ids(ids)
+        block_size = _positive_int("block_size", block_size)
+        batch_size, steps = _positive_int("batch_size", batch_size), _positive_int("steps", steps)
         if len(self.ids) <= block_size:
             raise ValueError(f"a text of {len(self.ids)} tokens is too short for windows of {block_size}")
         self.block_size, self.batch_size, self.steps = block_size, batch_size, steps
-        self.rng = np.random.default_rng(seed)
+        self.rng = make_rng(seed)
 
     def __len__(self):
         return self.steps
@@ -147,7 +168,55 @@ class WindowDataset(keras.utils.PyDataset):
         return self.ids[window], self.ids[window + 1]
 
 
-def evaluate_nats(logits_fn, ids, block_size, batch_size=64):
+def _positive_int(name, value):
+    if isinstance(value, bool) or not isinstance(value, (numbers.Integral, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+    return int(value)
+
+
+def as_token_ids(ids, vocab_size=None, name="ids"):
+    """``ids`` as a 1-D or 2-D int32 NumPy array, after checking they are token ids.
+
+    Raises ``ValueError`` for non-integer values and for ids < 0 or (when
+    ``vocab_size`` is given) >= ``vocab_size``: an embedding would read a wrong row
+    for them (a negative id wraps to the last row; under XLA a too-large id is
+    clamped), and a loss on such a target is NaN, with no error from the backend.
+    """
+    array = np.asarray(keras.ops.convert_to_numpy(ids) if keras.ops.is_tensor(ids) else ids)
+    if array.size and not np.issubdtype(array.dtype, np.integer):
+        raise ValueError(f"{name} must be integer token ids, got {array.dtype} values")
+    if array.size:
+        low, high = int(array.min()), int(array.max())
+        if low < 0 or (vocab_size is not None and high >= vocab_size):
+            allowed = f"0..{vocab_size - 1}" if vocab_size is not None else ">= 0"
+            raise ValueError(f"{name} must be token ids in {allowed}, got values in [{low}, {high}]"
+                             + ("; was the text encoded with this model's tokenizer?" if vocab_size else ""))
+    return array.astype(np.int32)
+
+
+def check_token_data(x, y, vocab_size):
+    """Check the ``fit``/``evaluate`` inputs of a language model against its vocabulary.
+
+    Arrays and tensors (``x`` ids and ``y`` targets) and a :class:`WindowDataset` are
+    checked with :func:`as_token_ids`; other datasets (``tf.data``, generators, other
+    ``PyDataset`` classes) are passed through unchecked. Returns ``(x, y)``, arrays
+    converted to int32 NumPy.
+    """
+    if isinstance(x, WindowDataset):
+        as_token_ids(x.ids, vocab_size, "the WindowDataset's ids")
+        return x, y
+    def is_array(value):
+        return isinstance(value, (np.ndarray, list, tuple)) or keras.ops.is_tensor(value) \
+            or hasattr(value, "__array__")
+
+    if is_array(x):
+        x = as_token_ids(x, vocab_size, "the input ids x")
+    if y is not None and is_array(y):
+        y = as_token_ids(y, vocab_size, "the targets y")
+    return x, y
+
+
+def evaluate_nats(logits_fn, ids, block_size, batch_size=64, vocab_size=None):
     """Mean cross-entropy in nats per token of predicting ``ids[1:]`` from what precedes.
 
     ``logits_fn``: windows (n, block_size) int32 -> logits (n, block_size, vocab), as
@@ -156,8 +225,13 @@ def evaluate_nats(logits_fn, ids, block_size, batch_size=64):
     left over, one last window ending at the end of the text of which only the left-over
     tokens count. Each window is read on its own, so the first tokens of a window are
     predicted from a short context. Shared by chapter 04's GRU and chapter 05's GPT.
+
+    ``ids`` must be integer token ids in ``0..vocab_size - 1`` (``ValueError``
+    otherwise); without ``vocab_size`` the width of the logits is the vocabulary.
     """
-    ids = np.asarray(ids, dtype=np.int32)
+    ids = as_token_ids(ids, vocab_size)
+    if ids.ndim != 1:
+        raise ValueError(f"ids must be one text, shape (n,), got {ids.shape}")
     if len(ids) < 2:
         raise ValueError("need at least 2 tokens to score a prediction")
     block_size = min(int(block_size), len(ids) - 1)
@@ -175,6 +249,8 @@ def evaluate_nats(logits_fn, ids, block_size, batch_size=64):
     chunk = 16 * batch_size
     for start in range(0, len(x), chunk):
         logits = np.asarray(logits_fn(x[start:start + chunk]), dtype=np.float64)
+        if start == 0:  # the logits' width is the vocabulary: ids beyond it have no score
+            as_token_ids(ids, logits.shape[-1])
         logits -= logits.max(axis=-1, keepdims=True)
         log_p = logits - np.log(np.exp(logits).sum(axis=-1, keepdims=True))
         nll = -np.take_along_axis(log_p, y[start:start + chunk, :, None], axis=-1)[..., 0]

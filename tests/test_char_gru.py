@@ -170,3 +170,38 @@ def test_python_source_is_offline_ascii_code():
     code = genlib.data.python_source(max_chars=5000)
     assert len(code) == 5000 and code.isascii() and "\t" not in code
     assert "def " in code or "import " in code
+
+
+# --- issue 18 ------------------------------------------------------------------
+
+def test_a_fresh_model_trains_with_resumable(tmp_path, monkeypatch):
+    monkeypatch.setenv("GENLIB_DATA", str(tmp_path))
+    tok = CharTokenizer.fit(TEXT)
+    model = CharGRU(tok.vocab_size, embedding_dim=4, units=8)            # never called before fit
+    model.compile(optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    data = WindowDataset(tok.encode(TEXT), 10, 4, steps=2, seed=0)
+    assert model.fit(data, epochs=1, verbose=0, callbacks=[genlib.training.resumable("gru")]).epoch == [0]
+
+
+def test_out_of_range_ids_are_rejected_before_training():
+    model = tiny(num_layers=1)
+    model.compile(optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    x = np.zeros((2, 5), "int32")
+    for bad_x, bad_y, match in ((x - 1, x, "input ids"), (x + 11, x, "input ids"), (x, x + 11, "targets"),
+                                (x, x - 1, "targets"), (x.astype("float32") + 0.5, x, "integer")):
+        with pytest.raises(ValueError, match=match):
+            model.fit(bad_x, bad_y, epochs=1, verbose=0)
+    with pytest.raises(ValueError, match="WindowDataset"):
+        model.fit(WindowDataset(np.arange(30), 5, 2, steps=1), epochs=1, verbose=0)
+    with pytest.raises(ValueError, match=r"0\.\.10"):
+        model.evaluate(x, x + 11, verbose=0)
+    with pytest.raises(ValueError, match=r"0\.\.10"):
+        model.evaluate_nats(np.array([0, 1, -1, 3]), block_size=2)
+
+
+def test_seed_none_follows_genlib_seed():
+    model = tiny(num_layers=1)
+    genlib.seed(5)
+    a = model.generate([1, 2], 8)
+    genlib.seed(5)
+    np.testing.assert_array_equal(model.generate([1, 2], 8), a)

@@ -259,3 +259,55 @@ def test_second_order_gradient_through_input_gradient_and_the_sqrt_at_zero():
     # |w| = sqrt(2): penalty (sqrt(2) - 1)^2, d/dw = 2 (|w| - 1) w / |w|
     assert np.isclose(float(as_np(value)), (np.sqrt(2) - 1) ** 2, rtol=1e-5)
     np.testing.assert_allclose(as_np(grads[0]).ravel(), 2 * (np.sqrt(2) - 1) / np.sqrt(2) * np.ones(2), rtol=1e-5)
+
+
+# --- issue 18: Keras' learning-rate callbacks, tensors, empty input -----------------
+
+def test_keras_learning_rate_callbacks_work():
+    gan = tiny_gan()
+    halve = keras.callbacks.LearningRateScheduler(lambda epoch, lr: lr * 0.5 if epoch else lr)
+    plateau = keras.callbacks.ReduceLROnPlateau(monitor="d_loss", mode="max", factor=0.5, patience=0,
+                                                min_delta=1e9)   # never "improves": reduce every epoch
+    history = gan.fit(images(16), batch_size=8, epochs=2, verbose=0, callbacks=[halve, plateau]).history
+    for optimizer in (gan.d_optimizer, gan.g_optimizer):
+        # halved by the scheduler at epoch 1, then by the plateau rule after it (epoch 0
+        # is the first value the plateau rule sees, an improvement by definition)
+        assert np.isclose(float(as_np(optimizer.learning_rate)), 1e-2 / 4, rtol=1e-5)
+    assert int(as_np(gan.optimizer.iterations)) == 4
+    assert any(key.startswith("learning_rate") for key in history)
+
+
+def test_tensorboard_reads_the_optimizers(tmp_path):
+    gan = tiny_gan()
+    board = keras.callbacks.TensorBoard(log_dir=str(tmp_path / "logs"), write_steps_per_second=True)
+    try:
+        import tensorboard  # noqa: F401
+    except ImportError:
+        # no TensorBoard to write to: exercise the parts of the callback that read the optimizer
+        board.set_model(gan)
+        board.on_epoch_begin(0)
+        assert set(board._collect_learning_rate({})) == {f"learning_rate_{gan.d_optimizer.name}",
+                                                         f"learning_rate_{gan.g_optimizer.name}"}
+        assert np.isfinite(float(as_np(board._compute_steps_per_second())))
+        return
+    gan.fit(images(16), batch_size=8, epochs=1, verbose=0, callbacks=[board])
+    assert any((tmp_path / "logs").rglob("*"))
+
+
+def test_cosine_over_time_sets_both_optimizers():
+    gan = tiny_gan()
+    limit = genlib.training.TimeLimit(1e-9)
+    gan.fit(images(16), batch_size=8, epochs=1, verbose=0,
+            callbacks=[limit, genlib.training.CosineOverTime(limit, peak=1e-2, floor=1e-4)])
+    for optimizer in (gan.d_optimizer, gan.g_optimizer):
+        assert np.isclose(float(as_np(optimizer.learning_rate)), 1e-4, rtol=1e-5)
+
+
+@pytest.mark.parametrize("data, match", [
+    (np.zeros((0, 6, 6, 1), "float32"), "no data"),
+    (ops.convert_to_tensor(np.full((4, 6, 6, 1), 255.0, "float32")), r"\[0, 1\]"),
+    (ops.convert_to_tensor(np.full((4, 6, 6, 1), np.nan, "float32")), "NaN"),
+])
+def test_fit_checks_tensors_and_empty_data(data, match):
+    with pytest.raises(ValueError, match=match):
+        tiny_gan().fit(data, epochs=1, verbose=0)

@@ -230,3 +230,32 @@ def test_fit_lowers_validation_loss_and_evaluate_nats_agrees_with_keras():
     assert x.shape == (4, 32)
     assert np.isclose(model.evaluate(x, y, verbose=0), model.evaluate_nats(ids[-129:]), rtol=1e-4)
     assert np.isclose(evaluate_nats(model.predict_on_batch, ids[-129:], 32), model.evaluate_nats(ids[-129:]))
+
+
+# --- issue 18 ------------------------------------------------------------------
+
+def test_reloaded_model_keeps_its_weight_decay_exclusions(tmp_path):
+    model = tiny()
+    compile_for_training(model, max_steps=20, warmup_steps=2)
+    ids = np.random.default_rng(0).integers(0, 11, (4, 12)).astype("int32")
+    model.fit(ids, ids, epochs=1, verbose=0)
+    path = tmp_path / "gpt.keras"
+    model.save(path)
+    loaded = keras.saving.load_model(path)
+    decayed = {v.path for v in loaded.trainable_variables if loaded.optimizer._use_weight_decay(v)}
+    assert decayed == {v.path for v in loaded.trainable_variables if len(v.shape) == 2}
+    loaded.fit(ids, ids, epochs=1, verbose=0)        # and training goes on
+    assert loaded.get_compile_config().get("genlib_no_decay") == "non_matrices"
+
+
+def test_out_of_range_ids_are_rejected_before_training():
+    model = tiny(n_layer=1)
+    compile_for_training(model, max_steps=20, warmup_steps=2)
+    x = np.zeros((2, 12), "int32")
+    for bad_x, bad_y, match in ((x + 11, x, "input ids"), (x - 1, x, "input ids"), (x, x + 11, "targets")):
+        with pytest.raises(ValueError, match=match):
+            model.fit(bad_x, bad_y, epochs=1, verbose=0)
+    with pytest.raises(ValueError, match="WindowDataset"):
+        model.fit(WindowDataset(np.arange(40), 12, 2, steps=1), epochs=1, verbose=0)
+    with pytest.raises(ValueError, match=r"0\.\.10"):
+        model.evaluate_nats(np.array([0, 1, 11, 3, 4]))

@@ -63,3 +63,14 @@ def test_check_generate_args():
             check_generate_args(prompt, n, vocab_size=4)
     with pytest.raises(ValueError, match="temperature"):
         check_generate_args([1], 1, vocab_size=4, temperature=0)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_diverged_logits_are_an_error_not_token_zero(bad):
+    logits = LOGITS.copy()
+    logits[0, 2] = bad
+    with pytest.raises(ValueError, match="diverged"):
+        sample(logits)
+    masked = LOGITS.copy()
+    masked[0, 0] = -np.inf                             # -inf is a masked token, still fine
+    assert sample(masked, rng=0)[0] != 0

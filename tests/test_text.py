@@ -55,3 +55,24 @@ def test_split_is_contiguous():
     a, b = split(np.arange(10), 0.8)
     np.testing.assert_array_equal(a, np.arange(8))
     np.testing.assert_array_equal(b, [8, 9])
+
+
+def test_decode_a_batch_gives_one_string_per_row():
+    tok = CharTokenizer.fit("abc")
+    assert tok.decode(np.array([[0, 1], [2, 2]])) == ["ab", "cc"]
+    assert tok.decode([[0], [1]]) == ["a", "b"]
+    with pytest.raises(ValueError, match="integers"):
+        tok.decode([0.0, 1.0])
+
+
+def test_seed_none_follows_genlib_seed():
+    import genlib
+    from genlib.sampling import sample
+
+    def draw():
+        genlib.seed(3)
+        return WindowDataset(np.arange(100), 4, 3, steps=1)[0][0], sample(np.zeros((5, 7)))
+
+    (a, s), (b, t) = draw(), draw()
+    np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(s, t)

@@ -66,3 +66,98 @@ def test_cosine_over_time_decays_from_peak_to_floor():
     limit.seconds = 1e-9                                  # the whole budget is spent
     model.fit(x, x[:, :1], batch_size=8, epochs=1, callbacks=[limit, decay], verbose=0)
     assert np.isclose(float(keras.ops.convert_to_numpy(model.optimizer.learning_rate)), 1e-3, rtol=1e-5)
+
+
+# --- issue 18: crash-safe backups, clear restore errors, checked arguments ---------
+
+def test_interrupted_save_keeps_the_previous_backup(tmp_path, monkeypatch):
+    """An interrupt while the backup is written (Jupyter's "interrupt kernel") costs one
+    epoch, never the run: the half-written file is not the one a resume reads."""
+    monkeypatch.setenv("GENLIB_DATA", str(tmp_path))
+    x = np.random.rand(16, 4).astype("float32")
+    model = _model()
+    real_save = model.save_weights
+    saves = []
+
+    def interrupted_save(path, *args, **kwargs):
+        saves.append(path)
+        if len(saves) == 2:                               # the second epoch's save is cut short
+            with open(path, "wb") as f:
+                f.write(b"\x89HDF\r\n half a file")
+            raise KeyboardInterrupt
+        return real_save(path, *args, **kwargs)
+
+    model.save_weights = interrupted_save
+    with pytest.raises(KeyboardInterrupt):
+        model.fit(x, x[:, :1], epochs=4, verbose=0, callbacks=[genlib.training.resumable("cut")])
+    history = _model().fit(x, x[:, :1], epochs=4, verbose=0, callbacks=[genlib.training.resumable("cut")])
+    assert history.epoch == [1, 2, 3]
+
+
+def test_a_damaged_backup_says_what_to_do_and_deletes_nothing(tmp_path, monkeypatch):
+    monkeypatch.setenv("GENLIB_DATA", str(tmp_path))
+    folder = genlib.training.run_dir("hurt")
+    folder.mkdir(parents=True)
+    # what an interrupted save of genlib <= 0.1 (Keras' own BackupAndRestore) left behind
+    (folder / "latest.weights.h5").write_bytes(b"\x89HDF\r\n\x1a\n truncated")
+    (folder / "training_metadata.json").write_text('{"epoch": 2, "batch": 0}')
+    x = np.random.rand(16, 4).astype("float32")
+    with pytest.raises(genlib.training.ResumeError, match=r"fresh=True") as info:
+        _model().fit(x, x[:, :1], epochs=3, verbose=0, callbacks=[genlib.training.resumable("hurt")])
+    assert "hurt" in str(info.value) and str(folder) in str(info.value)
+    assert (folder / "latest.weights.h5").exists(), "a failed restore must not delete the backup"
+    history = _model().fit(x, x[:, :1], epochs=2, verbose=0, callbacks=[genlib.training.resumable("hurt", fresh=True)])
+    assert history.epoch == [0, 1]
+
+
+def test_a_checksum_mismatch_is_a_resume_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("GENLIB_DATA", str(tmp_path))
+    x = np.random.rand(16, 4).astype("float32")
+    with pytest.raises(KeyboardInterrupt):
+        _model().fit(x, x[:, :1], epochs=4, verbose=0, callbacks=[genlib.training.resumable("sum"), _StopAfter(0)])
+    (state,) = genlib.training.run_dir("sum").glob("state-*.weights.h5")
+    state.write_bytes(state.read_bytes()[:-10])
+    with pytest.raises(genlib.training.ResumeError, match="checksum"):
+        _model().fit(x, x[:, :1], epochs=4, verbose=0, callbacks=[genlib.training.resumable("sum")])
+
+
+def test_a_finished_run_deletes_only_its_own_files(tmp_path, monkeypatch):
+    monkeypatch.setenv("GENLIB_DATA", str(tmp_path))
+    folder = genlib.training.run_dir("mine")
+    folder.mkdir(parents=True)
+    (folder / "notes.txt").write_text("mine")
+    x = np.random.rand(16, 4).astype("float32")
+    _model().fit(x, x[:, :1], epochs=2, verbose=0, callbacks=[genlib.training.resumable("mine")])
+    assert [p.name for p in folder.iterdir()] == ["notes.txt"]
+
+
+def _sgd_model():
+    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1, use_bias=False, kernel_initializer="zeros")])
+    model.compile(optimizer=keras.optimizers.SGD(1.0), loss="mse")
+    return model
+
+
+def test_cosine_over_time_sets_the_rate_the_train_step_uses():
+    # w = 0, x = 1, y = 1: d(mse)/dw = -2, so one SGD step moves w to 2 * lr
+    model = _sgd_model()
+    limit = genlib.training.TimeLimit(1e-9)           # spent at once: lr = floor from the first step
+    model.fit(np.ones((1, 1)), np.ones((1, 1)), epochs=1, verbose=0,
+              callbacks=[limit, genlib.training.CosineOverTime(limit, peak=0.5, floor=0.01)])
+    assert np.isclose(float(keras.ops.convert_to_numpy(model.layers[0].kernel)[0, 0]), 0.02, rtol=1e-5)
+
+
+def test_cosine_over_time_needs_a_constant_rate_and_its_time_limit():
+    from genlib.models import MiniGPT, compile_for_training
+
+    gpt = MiniGPT(5, block_size=4, n_layer=1, n_head=1, n_embd=4)
+    compile_for_training(gpt, max_steps=20, warmup_steps=2)
+    limit = genlib.training.TimeLimit(60)
+    ids = np.zeros((2, 4), "int32")
+    with pytest.raises(ValueError, match="LearningRateSchedule"):
+        gpt.fit(ids, ids, epochs=1, verbose=0, callbacks=[limit, genlib.training.CosineOverTime(limit, 1e-3, 1e-4)])
+    with pytest.raises(RuntimeError, match="TimeLimit"):
+        _sgd_model().fit(np.ones((1, 1)), np.ones((1, 1)), epochs=1, verbose=0,
+                         callbacks=[genlib.training.CosineOverTime(genlib.training.TimeLimit(5), 1e-3, 1e-4)])
+    for bad in ("5", None, -1, float("inf"), True):
+        with pytest.raises(ValueError, match="seconds"):
+            genlib.training.TimeLimit(bad)

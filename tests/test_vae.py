@@ -179,3 +179,32 @@ def test_bad_arguments_raise_clear_errors(images):
         model.sample(0)
     with pytest.raises(ValueError, match="k must be"):
         model.importance_weighted_nll(images[:2], k=0)
+
+
+# --- issue 18 ------------------------------------------------------------------
+
+def test_tensors_and_empty_input_are_checked(images):
+    model = _tiny("dense")
+    model.compile(keras.optimizers.Adam(1e-3))
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        model.fit(ops.convert_to_tensor(images[:8] * 255), epochs=1, verbose=0)
+    with pytest.raises(ValueError, match="no images"):
+        model.encode(np.zeros((0, 28, 28, 1)))
+    with pytest.raises(ValueError, match="no latent codes"):
+        model.decode(np.zeros((0, 3)))
+
+
+def test_plain_import_genlib_loads_a_saved_vae(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    path = tmp_path / "vae.keras"
+    _tiny("dense").save(path)
+    code = ("import genlib, keras, sys; assert genlib.models.VAE; "
+            "print(type(keras.saving.load_model(sys.argv[1])).__name__)")
+    root = Path(genlib.__file__).resolve().parents[1]
+    done = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "PYTHONPATH": str(root)}, cwd=tmp_path)
+    assert done.returncode == 0 and done.stdout.strip().endswith("VAE"), done.stderr[-2000:]

@@ -30,8 +30,9 @@ resetting h between steps (a bug some tutorials shipped) gives a different, wron
 import keras
 import numpy as np
 
+from genlib.config import rng as make_rng
 from genlib.sampling import check_generate_args, sample
-from genlib.text import CharTokenizer, bits_per_token, evaluate_nats, preset_config  # noqa: F401  (bits_per_token: chapter 04 imports it from here)
+from genlib.text import CharTokenizer, bits_per_token, check_token_data, evaluate_nats, preset_config  # noqa: F401  (bits_per_token: chapter 04 imports it from here)
 
 # Named sizes, as minGPT has. "tutorial" is the model of the TensorFlow text
 # generation tutorial (Embedding 256 -> GRU 1024), the benchmark's reference.
@@ -80,13 +81,16 @@ class CharGRU(keras.Model):
                                       name=f"gru_{i}") for i in range(self.num_layers)]
         self.drop = keras.layers.Dropout(self.dropout) if self.dropout else None
         self.head = keras.layers.Dense(self.vocab_size, name="logits")
+        # every weight exists from the start, as in MiniGPT: a fresh model can be
+        # restored by genlib.training.resumable, saved or counted before any call
+        self.build((None, None))
 
     @classmethod
     def from_preset(cls, name, vocab_size=None, tokenizer=None, **overrides):
         """``CharGRU.from_preset("small", tokenizer=tok)``; sizes from :data:`PRESETS`."""
         return cls(**preset_config(PRESETS, name, vocab_size, tokenizer, overrides))
 
-    def build(self, input_shape):
+    def build(self, input_shape=(None, None)):
         batch, steps = tuple(input_shape)[:2]
         self.embedding.build((batch, steps))
         shape = (batch, steps, self.embedding_dim)
@@ -94,6 +98,23 @@ class CharGRU(keras.Model):
             gru.build(shape)
             shape = (batch, steps, self.units)
         self.head.build(shape)
+        self.built = True
+
+    def fit(self, x=None, y=None, *args, **kwargs):
+        """``keras.Model.fit``, after checking token ids against the vocabulary.
+
+        Arrays, tensors and a ``genlib.text.WindowDataset`` are checked
+        (``genlib.text.check_token_data``): an id outside ``0..vocab_size - 1`` raises
+        ``ValueError`` instead of training on a wrong embedding row or a NaN loss.
+        Other datasets (``tf.data``, generators) are not checked.
+        """
+        x, y = check_token_data(x, y, self.vocab_size)
+        return super().fit(x, y, *args, **kwargs)
+
+    def evaluate(self, x=None, y=None, *args, **kwargs):
+        """``keras.Model.evaluate``, with the token-id checks of :meth:`fit`."""
+        x, y = check_token_data(x, y, self.vocab_size)
+        return super().evaluate(x, y, *args, **kwargs)
 
     def call(self, ids, states=None, return_states=False, training=False):
         if states is not None and len(states) != self.num_layers:
@@ -136,11 +157,12 @@ class CharGRU(keras.Model):
         shape (T + max_new_tokens,) or (batch, T + max_new_tokens): the prompt followed
         by the new tokens. The prompt is read once; each new token then costs one
         recurrent step from the carried state h_t. Sampling (temperature, top-k,
-        top-p) is ``genlib.sampling.sample``; ``seed`` makes it repeatable.
-        Chapter 04, "Carrying the state: one step per character".
+        top-p) is ``genlib.sampling.sample``; ``seed`` makes it repeatable, and
+        ``seed=None`` follows ``genlib.seed``. Chapter 04, "Carrying the state: one
+        step per character".
         """
         ids, single = check_generate_args(prompt_ids, max_new_tokens, self.vocab_size, temperature, top_k, top_p)
-        rng = np.random.default_rng(seed)
+        rng = make_rng(seed)
         out = [ids]
         logits, states = self(ids.astype("int32"), return_states=True)
         logits = logits[:, -1, :]
@@ -166,7 +188,7 @@ class CharGRU(keras.Model):
         (:func:`genlib.text.bits_per_token`; chapter 04, "The chain rule of probability").
         """
         return evaluate_nats(lambda x: self.predict(x, batch_size=batch_size, verbose=0), ids,
-                             block_size, batch_size)
+                             block_size, batch_size, vocab_size=self.vocab_size)
 
     def get_config(self):
         config = super().get_config()

@@ -31,6 +31,7 @@ import keras
 from keras import layers, ops
 
 from genlib.backend import custom_train_step, value_and_grad
+from genlib.config import rng as make_rng
 
 GENERATOR_LOSSES = ("non_saturating", "minimax")
 
@@ -79,6 +80,10 @@ class _OptimizerPair:
     The trainer builds ``model.optimizer`` before training, and the JAX trainer
     threads ``model.optimizer.variables`` through its compiled step; listing both
     optimizers' variables here is what lets two optimizers train under ``fit``.
+    ``optimizers`` is Keras' own convention for a model with several: its
+    ``LearningRateScheduler``, ``ReduceLROnPlateau`` and ``TensorBoard`` callbacks (and
+    ``genlib.training.CosineOverTime``) then set and log each optimizer's rate.
+    ``iterations`` counts train steps: the generator's updates, one per batch.
     """
 
     def __init__(self, gan):
@@ -95,6 +100,14 @@ class _OptimizerPair:
     @property
     def variables(self):
         return list(self.gan.d_optimizer.variables) + list(self.gan.g_optimizer.variables)
+
+    @property
+    def optimizers(self):
+        return [self.gan.d_optimizer, self.gan.g_optimizer]
+
+    @property
+    def iterations(self):
+        return self.gan.g_optimizer.iterations
 
 
 @keras.saving.register_keras_serializable(package="genlib")
@@ -226,7 +239,7 @@ class GAN(keras.Model):
         if int(n) != n or n < 1:
             raise ValueError(f"n must be an integer >= 1, got {n}")
         n = int(n)
-        z = np.random.default_rng(seed).standard_normal((n, self.latent_dim)).astype("float32")
+        z = make_rng(seed).standard_normal((n, self.latent_dim)).astype("float32")
         if self.num_classes:
             if labels is None or np.shape(labels) != (n,):
                 raise ValueError(f"a conditional GAN needs labels of shape ({n},), got {np.shape(labels)}")
@@ -311,23 +324,35 @@ class GAN(keras.Model):
     def fit(self, x=None, y=None, **kwargs):
         """``keras.Model.fit`` on data alone (labels y only for a conditional GAN).
 
-        NumPy ``x`` and ``y`` are checked first.
+        NumPy arrays and tensors ``x`` and ``y`` are checked first (:meth:`check_data`:
+        shape, NaN, values in [0, 1] when ``rescale``, so 8-bit pixels in [0, 255] are
+        refused). A dataset (``tf.data``, a ``PyDataset``, a generator) is passed
+        through unchecked: check a batch of it yourself with ``check_data``.
         """
-        if isinstance(x, np.ndarray):
+        if isinstance(x, np.ndarray) or ops.is_tensor(x) or hasattr(x, "__array__"):
+            x = self._numpy(x)
+            y = None if y is None else self._numpy(y)
             self.check_data(x, y)
         return super().fit(x, y, **kwargs)
+
+    @staticmethod
+    def _numpy(value):
+        return ops.convert_to_numpy(value) if ops.is_tensor(value) else np.asarray(value)
 
     def check_data(self, x, y=None):
         """Raise ValueError unless x is a finite (n, *data_shape) array, in [0, 1] if rescaled,
         and y (conditional GAN only) holds n integer labels in [0, num_classes)."""
+        x = self._numpy(x)
+        if x.ndim == 0 or len(x) == 0:
+            raise ValueError(f"got no data (shape {x.shape}): need at least one example")
         if self.num_classes:
-            labels = np.asarray(y) if y is not None else None
-            if labels is None or labels.shape != (len(x),) or labels.min() < 0 or labels.max() >= self.num_classes:
+            labels = self._numpy(y) if y is not None else None
+            if labels is None or labels.shape != (len(x),) or not np.issubdtype(labels.dtype, np.integer) \
+                    or labels.min() < 0 or labels.max() >= self.num_classes:
                 raise ValueError(f"a conditional GAN trains with fit(x, y): {len(x)} integer labels "
                                  f"in [0, {self.num_classes}), got {None if y is None else labels.shape}")
         elif y is not None:
             raise ValueError("y (labels) is only for a conditional GAN (num_classes=...)")
-        x = np.asarray(x)
         if x.shape[1:] != self.data_shape:
             raise ValueError(f"expected data of shape (n, {', '.join(map(str, self.data_shape))}), got {x.shape}")
         if not np.all(np.isfinite(x)):

@@ -36,8 +36,9 @@ import keras
 import numpy as np
 
 from genlib.backend import inference_function
+from genlib.config import rng as make_rng
 from genlib.sampling import check_generate_args, sample
-from genlib.text import CharTokenizer, evaluate_nats, preset_config
+from genlib.text import CharTokenizer, check_token_data, evaluate_nats, preset_config
 
 # Named configurations, as minGPT has. "baby" is the small character-level GPT that
 # nanoGPT suggests for a laptop CPU, and the benchmark's configuration.
@@ -300,7 +301,8 @@ class MiniGPT(keras.Model):
         ``prompt_ids``: (T,) or (B, T) ints, T >= 1. Returns a NumPy int64 array of shape
         (T + max_new_tokens,) or (B, T + max_new_tokens): the prompt, then the new tokens.
         The model sees at most the last ``block_size`` tokens (a longer prompt is cropped,
-        with a warning). Sampling is ``genlib.sampling.sample``; ``seed`` repeats it.
+        with a warning). Sampling is ``genlib.sampling.sample``; ``seed`` repeats it, and
+        ``seed=None`` follows ``genlib.seed``.
 
         ``use_cache=False`` re-reads the last ``block_size`` tokens for every new token.
         ``use_cache=True`` reads the prompt once into the key/value cache, then runs one
@@ -314,7 +316,7 @@ class MiniGPT(keras.Model):
         if ids.shape[1] > self.block_size:
             warnings.warn(f"the prompt has {ids.shape[1]} tokens; the model reads only the last "
                           f"block_size={self.block_size} of them", stacklevel=2)
-        rng = np.random.default_rng(seed)
+        rng = make_rng(seed)
         out = ids
         if use_cache:
             window = out[:, -self.block_size:]
@@ -349,7 +351,48 @@ class MiniGPT(keras.Model):
         "Training the mini-GPT on Shakespeare".
         """
         return evaluate_nats(lambda x: self.predict(x, batch_size=batch_size, verbose=0), ids,
-                             self.block_size, batch_size)
+                             self.block_size, batch_size, vocab_size=self.vocab_size)
+
+    def fit(self, x=None, y=None, *args, **kwargs):
+        """``keras.Model.fit``, after checking token ids against the vocabulary.
+
+        Arrays, tensors and a ``genlib.text.WindowDataset`` are checked
+        (``genlib.text.check_token_data``): under XLA an id >= vocab_size would be
+        clamped to the last embedding row and train without an error. Other datasets
+        (``tf.data``, generators) are not checked.
+        """
+        x, y = check_token_data(x, y, self.vocab_size)
+        return super().fit(x, y, *args, **kwargs)
+
+    def evaluate(self, x=None, y=None, *args, **kwargs):
+        """``keras.Model.evaluate``, with the token-id checks of :meth:`fit`."""
+        x, y = check_token_data(x, y, self.vocab_size)
+        return super().evaluate(x, y, *args, **kwargs)
+
+    # --- saving the training recipe -------------------------------------------------
+
+    def _no_decay_variables(self):
+        """The weights the GPT recipe leaves out of weight decay: LayerNorm scales, biases."""
+        return [v for v in self.trainable_variables if len(v.shape) < 2]
+
+    def get_compile_config(self):
+        config = super().get_compile_config()
+        optimizer = getattr(self, "optimizer", None)
+        excluded = getattr(optimizer, "_exclude_from_weight_decay", None)
+        if config is not None and excluded:
+            wanted = {optimizer._var_key(v) for v in self._no_decay_variables()}
+            # Keras saves the optimizer's settings but not which variables it exempts
+            # from weight decay: remember the recipe's exemption, re-applied on loading
+            if wanted and wanted <= excluded:
+                config = {**config, "genlib_no_decay": "non_matrices"}
+        return config
+
+    def compile_from_config(self, config):
+        config = dict(config)
+        no_decay = config.pop("genlib_no_decay", None)
+        super().compile_from_config(config)
+        if no_decay == "non_matrices":
+            self.optimizer.exclude_from_weight_decay(var_list=self._no_decay_variables())
 
     def get_config(self):
         config = super().get_config()
@@ -380,6 +423,7 @@ def compile_for_training(model, max_steps, learning_rate=1e-3, min_learning_rate
         warmup_target=learning_rate, warmup_steps=warmup_steps)
     optimizer = keras.optimizers.AdamW(schedule, weight_decay=weight_decay, beta_1=0.9, beta_2=beta_2,
                                        global_clipnorm=clipnorm)
+    # kept through .keras save/load: MiniGPT.get_compile_config records it
     optimizer.exclude_from_weight_decay(var_list=[v for v in model.trainable_variables if len(v.shape) < 2])
     # PyTorch's jit_compile=True means torch.compile, slower to start than it pays back here
     compile_kwargs.setdefault("jit_compile", "auto" if keras.backend.backend() == "torch" else True)

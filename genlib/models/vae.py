@@ -35,6 +35,8 @@ import keras
 import numpy as np
 from keras import layers, ops
 
+from genlib.config import rng as make_rng
+
 # --- the two terms of the loss -------------------------------------------------------
 
 
@@ -132,13 +134,15 @@ class VAE(keras.Model):
     # --- checks: clear errors instead of shape errors deep inside a layer ----------
 
     def check_images(self, x):
-        """Return ``x`` as float32 NumPy after checking shape, NaN and range [0, 1]."""
-        x = np.asarray(x, dtype=np.float32)
+        """Return ``x`` as float32 NumPy after checking shape, size, NaN and range [0, 1]."""
+        x = np.asarray(ops.convert_to_numpy(x) if ops.is_tensor(x) else x, dtype=np.float32)
         if x.ndim == len(self.image_shape) and x.shape == self.image_shape:
             raise ValueError(f"expected a batch of images (n, {', '.join(map(str, self.image_shape))}), "
                              f"got one image of shape {x.shape}: use x[None]")
         if x.shape[1:] != self.image_shape:
             raise ValueError(f"expected images of shape (n, {', '.join(map(str, self.image_shape))}), got {x.shape}")
+        if len(x) == 0:
+            raise ValueError(f"got no images (shape {x.shape}): need at least one")
         if not np.isfinite(x).all():
             raise ValueError(f"the images contain {int((~np.isfinite(x)).sum())} NaN or infinite values")
         if x.size and (x.min() < 0 or x.max() > 1):
@@ -150,15 +154,23 @@ class VAE(keras.Model):
         z = np.asarray(z, dtype=np.float32)
         if z.ndim != 2 or z.shape[1] != self.latent_dim:
             raise ValueError(f"expected latent codes of shape (n, {self.latent_dim}), got {z.shape}")
+        if len(z) == 0:
+            raise ValueError(f"got no latent codes (shape {z.shape}): need at least one")
         if not np.isfinite(z).all():
             raise ValueError("the latent codes contain NaN or infinite values")
         return z
 
     def fit(self, x=None, y=None, **kwargs):
-        """``fit(x, ...)`` on images alone (arrays are checked; datasets are passed through)."""
+        """``fit(x, ...)`` on images alone.
+
+        NumPy arrays and tensors are checked with :meth:`check_images` (shape, NaN,
+        values in [0, 1]: 8-bit pixels in [0, 255] are refused). A dataset
+        (``tf.data``, a ``PyDataset``, a generator) is passed through unchecked: check a
+        batch of it yourself with ``check_images``.
+        """
         if y is not None:
             raise ValueError("a VAE learns p(x) from images alone: call fit(x), without y")
-        if isinstance(x, np.ndarray):
+        if isinstance(x, np.ndarray) or ops.is_tensor(x) or hasattr(x, "__array__"):
             x = self.check_images(x)
         return super().fit(x, **kwargs)
 
@@ -182,10 +194,11 @@ class VAE(keras.Model):
         return np.concatenate([ops.convert_to_numpy(p) for p in parts])
 
     def sample(self, n, seed=None):
-        """n new images: z ~ N(0, I) (NumPy generator seeded by ``seed``), x_hat = decode(z)."""
+        """n new images: z ~ N(0, I) (NumPy generator seeded by ``seed``; None follows
+        ``genlib.seed``), x_hat = decode(z)."""
         if int(n) != n or n < 1:
             raise ValueError(f"n must be an integer >= 1, got {n!r}")
-        z = np.random.default_rng(seed).standard_normal((int(n), self.latent_dim)).astype(np.float32)
+        z = make_rng(seed).standard_normal((int(n), self.latent_dim)).astype(np.float32)
         return self.decode(z)
 
     def reconstruct(self, x):
