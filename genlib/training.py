@@ -13,7 +13,6 @@ backup. A backup that cannot be restored raises :class:`ResumeError`, which says
 went wrong and how to start afresh; nothing is deleted unless ``fresh=True`` asks.
 """
 
-import hashlib
 import json
 import math
 import numbers
@@ -27,7 +26,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from genlib.data import data_dir
+from genlib.data import data_dir, sha256
 
 # A run name becomes one folder under <data dir>/runs, which genlib deletes when the
 # run ends: only a plain name may reach the file system (no "", ".", "..", "/", "C:").
@@ -76,14 +75,6 @@ def resumable(name, fresh=False):
 def _fsync(path):
     with open(path, "rb+") as f:
         os.fsync(f.fileno())
-
-
-def _file_sha256(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 class Resumable(keras.callbacks.BackupAndRestore):
@@ -161,7 +152,7 @@ class Resumable(keras.callbacks.BackupAndRestore):
         weights = folder / meta.get("weights", _LEGACY_WEIGHTS)
         if not weights.is_file():
             self._fail(f"{weights.name}, named in {_METADATA}, is missing")
-        if "sha256" in meta and _file_sha256(weights) != meta["sha256"]:
+        if "sha256" in meta and sha256(weights) != meta["sha256"]:
             self._fail(f"{weights.name} does not match its checksum (a damaged or half-written file)")
         model = self.model
         if not model.built:
@@ -200,7 +191,7 @@ class Resumable(keras.callbacks.BackupAndRestore):
             os.replace(tmp, state)  # a file named state-* is always complete
             optimizer = getattr(model, "optimizer", None)
             meta = {"epoch": self._current_epoch, "batch": self._last_batch_seen, "weights": state.name,
-                    "sha256": _file_sha256(state),
+                    "sha256": sha256(state),
                     "iterations": None if optimizer is None else int(keras.ops.convert_to_numpy(optimizer.iterations))}
             meta_tmp.write_text(json.dumps(meta))
             _fsync(meta_tmp)
