@@ -205,3 +205,12 @@ def test_seed_none_follows_genlib_seed():
     a = model.generate([1, 2], 8)
     genlib.seed(5)
     np.testing.assert_array_equal(model.generate([1, 2], 8), a)
+
+
+def test_build_after_creation_is_a_no_op():
+    # chapter 05 calls gru.build((None, block_size)) to count parameters; the model is
+    # already built in __init__, so this must neither fail nor change a weight
+    model = tiny(num_layers=1)
+    before = [keras.ops.convert_to_numpy(w).copy() for w in model.weights]
+    model.build((None, 100))
+    assert all(np.array_equal(a, keras.ops.convert_to_numpy(w)) for a, w in zip(before, model.weights))

@@ -91,6 +91,8 @@ class CharGRU(keras.Model):
         return cls(**preset_config(PRESETS, name, vocab_size, tokenizer, overrides))
 
     def build(self, input_shape=(None, None)):
+        if self.built:  # built in __init__; a later model.build(shape) has nothing to add
+            return
         batch, steps = tuple(input_shape)[:2]
         self.embedding.build((batch, steps))
         shape = (batch, steps, self.embedding_dim)
