@@ -191,7 +191,8 @@ def enable_lora(backbone, rank):
     ``enable_lora(rank)``: its kernel W is frozen and the layer computes
     ``x (W + A B)`` with trainable A (d_in, r) and B (r, d_out), B starting at zero
     (Hu et al., ICLR 2022). Embeddings and LayerNorms are frozen too. Returns the number
-    of trainable parameters left in the backbone (chapter 06, "LoRA").
+    of trainable parameters left in the backbone (chapter 06, "The math" and "Fine-tuning,
+    step by step").
     """
     if int(rank) != rank or rank < 1:
         raise ValueError(f"rank must be an integer >= 1, got {rank}")

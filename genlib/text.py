@@ -47,7 +47,8 @@ class CharTokenizer:
 
         A vocabulary fixed in advance rather than fitted to one text, so that a model
         pre-trained on Shakespeare can later be fine-tuned on Python code, whose ``#``,
-        ``=`` and ``|`` Shakespeare never uses (chapter 06, "Domain adaptation").
+        ``=`` and ``|`` Shakespeare never uses (chapter 06, "Domain adaptation: from
+        Shakespeare to Python").
         """
         return cls(["\n"] + [chr(i) for i in range(32, 127)])
 
