@@ -424,7 +424,7 @@ def compile_for_training(model, max_steps, learning_rate=1e-3, min_learning_rate
     optimizer = keras.optimizers.AdamW(schedule, weight_decay=weight_decay, beta_1=0.9, beta_2=beta_2,
                                        global_clipnorm=clipnorm)
     # kept through .keras save/load: MiniGPT.get_compile_config records it
-    optimizer.exclude_from_weight_decay(var_list=[v for v in model.trainable_variables if len(v.shape) < 2])
+    optimizer.exclude_from_weight_decay(var_list=model._no_decay_variables())
     # PyTorch's jit_compile=True means torch.compile, slower to start than it pays back here
     compile_kwargs.setdefault("jit_compile", "auto" if keras.backend.backend() == "torch" else True)
     model.compile(optimizer=optimizer, loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
