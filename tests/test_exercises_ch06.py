@@ -1,0 +1,77 @@
+"""Chapter 06's exercise checks: the reference solution passes, the empty stub and a
+plausible wrong answer (kept here, out of the notebook) fail."""
+
+import json
+import math
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+
+import genlib
+from genlib import finetune
+from genlib.models import MiniGPT
+
+NOTEBOOK = Path(__file__).resolve().parents[1] / "chapters" / "06_pretraining_finetuning.ipynb"
+
+
+def _cells(tag):
+    cells = json.loads(NOTEBOOK.read_text(encoding="utf-8"))["cells"]
+    return ["".join(c["source"]) for c in cells if tag in c.get("metadata", {}).get("tags", [])]
+
+
+def _nll(logits, targets):
+    logits = logits - logits.max(-1, keepdims=True)
+    log_p = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
+    return -np.take_along_axis(log_p, targets[..., None], -1).mean()
+
+
+def _stub(*args, **kwargs):
+    raise NotImplementedError
+
+
+WRONG = {
+    # four square C x C matrices per block instead of the real shapes
+    "lora_trainable": lambda n_layer, n_embd, rank: n_layer * rank * 4 * 2 * n_embd,
+    # passages split at random: plays leak into both sides
+    "group_split": lambda groups, labels, test_fraction, seed:
+        np.random.default_rng(seed).random(len(groups)) < test_fraction,
+    # off by one: the LM term scores each character against itself
+    "finetune_loss": lambda class_logits, labels, lm_logits, ids, lam:
+        _nll(class_logits, labels) + lam * _nll(lm_logits, ids),
+}
+
+
+def _ridge_with_penalised_bias(X, labels, alpha):
+    Y = np.eye(labels.max() + 1)[labels]
+    X1 = np.hstack([X, np.ones((len(X), 1))])
+    W = np.linalg.solve(X1.T @ X1 + alpha * np.eye(X1.shape[1]), X1.T @ Y)
+    return W[:-1], W[-1]
+
+
+WRONG["ridge_probe"] = _ridge_with_penalised_bias
+NAMES = list(WRONG)
+
+
+def _run(check, name, function=None, solution=None):
+    scope = dict(np=np, math=math, keras=keras, genlib=genlib, finetune=finetune, MiniGPT=MiniGPT)
+    if solution is not None:
+        exec(solution, scope)
+    else:
+        scope[name] = function
+    exec(check, scope)
+
+
+def test_every_exercise_is_covered():
+    assert len(_cells("solution")) == len(_cells("check")) == len(NAMES)
+
+
+@pytest.mark.parametrize("index", range(len(NAMES)))
+def test_check_passes_solution_and_fails_stub_and_wrong_answer(index):
+    name, solution, check = NAMES[index], _cells("solution")[index], _cells("check")[index]
+    assert f"def {name}(" in solution
+    _run(check, name, solution=solution)
+    for bad in (_stub, WRONG[name]):
+        with pytest.raises((AssertionError, NotImplementedError)):
+            _run(check, name, function=bad)
