@@ -1,25 +1,13 @@
 """Chapter 07's exercise checks: the reference solution passes, the empty stub and a
 plausible wrong answer (kept here, out of the notebook) fail."""
 
-import json
-from pathlib import Path
-
 import numpy as np
 import pytest
+from exercise_harness import assert_check_discriminates, exercise_cells
 
 from genlib import metrics
 
-NOTEBOOK = Path(__file__).resolve().parents[1] / "chapters" / "07_evaluation.ipynb"
-
-
-def _cells(tag):
-    cells = json.loads(NOTEBOOK.read_text(encoding="utf-8"))["cells"]
-    return ["".join(c["source"]) for c in cells
-            if c["cell_type"] == "code" and tag in c.get("metadata", {}).get("tags", [])]
-
-
-def _stub(*args, **kwargs):
-    raise NotImplementedError
+NOTEBOOK = "07_evaluation.ipynb"
 
 
 def _kid_with_diagonals(x, y):
@@ -53,13 +41,11 @@ WRONG = {
 NAMES = list(WRONG)
 
 
-def _run(check, name, function=None, solution=None):
-    scope = dict(np=np, metrics=metrics)
-    if solution is not None:
-        exec(solution, scope)
-    else:
-        scope[name] = function
-    exec(check, scope)
+SCOPE = dict(np=np, metrics=metrics)
+
+
+def _cells(tag):
+    return exercise_cells(NOTEBOOK, tag)
 
 
 def test_every_exercise_is_covered():
@@ -68,13 +54,8 @@ def test_every_exercise_is_covered():
 
 @pytest.mark.parametrize("index", range(len(NAMES)))
 def test_check_passes_solution_and_fails_stub_and_wrong_answers(index):
-    name, solution, check = NAMES[index], _cells("solution")[index], _cells("check")[index]
-    assert f"def {name}(" in solution
-    _run(check, name, solution=solution)
-    for bad in (_stub, *WRONG[name]):
-        with pytest.raises((AssertionError, NotImplementedError)):
-            with np.errstate(all="ignore"):
-                _run(check, name, function=bad)
+    name = NAMES[index]
+    assert_check_discriminates(name, _cells("solution")[index], _cells("check")[index], SCOPE, WRONG[name])
 
 
 @pytest.mark.parametrize("index", range(len(NAMES)))
