@@ -9,11 +9,12 @@ PYTEST := $(BIN)/python -m pytest
 # Jupyter refuses to run as root (containers, CI) unless told to.
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: lab test test-backends data kernel install bench clean help
+.PHONY: lab test test-cpu test-backends data kernel install bench clean help
 
 help:
 	@echo "make lab            install, fetch data, start JupyterLab on chapters/"
 	@echo "make test           install, fetch data, run unit tests + every notebook (smoke profile)"
+	@echo "make test-cpu       every chapter in the learner's cpu profile, with a table of wall times (long)"
 	@echo "make test-backends  unit tests on the TensorFlow, JAX and PyTorch backends"
 	@echo "make data           fill the data cache (run once online; offline afterwards)"
 	@echo "make bench          run the benchmarks in bench/ (long: minutes each)"
@@ -40,6 +41,12 @@ lab: data kernel
 TESTS ?= tests chapters
 test: data
 	GENLIB_PROFILE=smoke $(PYTEST) --nbval-lax $(TESTS)
+
+# The learner's profile: every assertion, the gated ones included; one chapter at a time
+# with its wall time. One chapter: make test-cpu CHAPTERS=chapters/07_evaluation.ipynb
+CHAPTERS ?=
+test-cpu: data
+	$(BIN)/python tools/time_chapters.py --profile cpu $(CHAPTERS)
 
 $(VENV)/.backends: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e ".[backends]"
