@@ -10,6 +10,10 @@ only) for ``--seconds`` of wall-clock time, then reports on all 10,000 test imag
   (Burda et al., ICLR 2016), a tighter bound than the -ELBO;
 - the training steps done, the time spent, and the exact command line.
 
+The pixels are grey levels in [0, 1] scored with a Bernoulli likelihood, which is not a
+normalised density over grey images: these numbers compare runs of this benchmark, not
+published binarised-MNIST likelihoods (chapter 07, "Likelihood on binarised MNIST").
+
 The learning rate follows a cosine from ``--lr`` down to ``--lr-min`` over the time
 budget (updated at each epoch start, so it works on every Keras backend), and
 training stops at the first step after the budget is spent.

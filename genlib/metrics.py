@@ -1,5 +1,10 @@
 """Sample-quality scores on MNIST features (chapter 03, "Measuring sample quality: FID
-on MNIST features"; reused by later chapters).
+on MNIST features"; chapter 07 builds each one from its formula and compares them).
+
+Scores of two feature sets (any feature network; chapter 07, "Sample quality without
+likelihood"): :func:`frechet_distance`, :func:`kernel_distance` (KID),
+:func:`precision_recall` and :func:`density_coverage`. Scores of class probabilities:
+:func:`inception_style_score`.
 
 **These are MNIST-feature scores, not the FID and Inception Score of the papers.** The
 Fréchet Inception Distance (Heusel et al., NeurIPS 2017) and the Inception Score
@@ -179,3 +184,120 @@ def inception_style_score(probabilities, eps=1e-12):
     marginal = p.mean(axis=0, keepdims=True)
     kl = np.sum(p * (np.log(p + eps) - np.log(marginal + eps)), axis=1)
     return float(np.exp(kl.mean()))
+
+
+# --- scores of two feature sets without a Gaussian assumption (chapter 07) -----------
+
+
+def _check_features(real, fake, min_rows=2):
+    a = np.asarray(real, dtype=np.float64)
+    b = np.asarray(fake, dtype=np.float64)
+    if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[1]:
+        raise ValueError(f"expected two (n, d) feature arrays with the same d, got {a.shape} and {b.shape}")
+    if len(a) < min_rows or len(b) < min_rows:
+        raise ValueError(f"need at least {min_rows} rows in each feature array, got {len(a)} and {len(b)}")
+    if not (np.all(np.isfinite(a)) and np.all(np.isfinite(b))):
+        raise ValueError("the features contain NaN or infinite values")
+    return a, b
+
+
+def _blocks(n, size=2048):
+    return [(start, min(start + size, n)) for start in range(0, n, size)]
+
+
+def _sq_dists(a, b):
+    """Squared Euclidean distances (len(a), len(b)), never negative from round-off."""
+    d = a @ b.T
+    d *= -2  # in place: a 2,048 x 10,000 block is 160 MB, temporaries would double it
+    d += np.sum(a**2, 1)[:, None]
+    d += np.sum(b**2, 1)[None, :]
+    return np.maximum(d, 0, out=d)
+
+
+def _knn_radii(x, k):
+    """Distance from each row of x to its k-th nearest other row of x, (n,)."""
+    radii = np.empty(len(x))
+    for start, stop in _blocks(len(x)):
+        d = _sq_dists(x[start:stop], x)
+        # column 0 of the sorted row is the point itself (distance 0): the k-th neighbour is index k
+        radii[start:stop] = np.partition(d, k, axis=1)[:, k]
+    return np.sqrt(radii)
+
+
+def _check_k(k, real, fake):
+    if int(k) != k or k < 1:
+        raise ValueError(f"k must be an integer >= 1, got {k!r}")
+    return _check_features(real, fake, min_rows=int(k) + 1)
+
+
+def kernel_distance(real, fake, degree=3, coef0=1.0):
+    """Kernel Inception Distance (Bińkowski et al., ICLR 2018): unbiased MMD², (n, d), (m, d) -> float.
+
+    With the polynomial kernel k(x, y) = (x·y / d + coef0)^degree,
+
+        MMD² = E k(x, x') + E k(y, y') - 2 E k(x, y),
+
+    each expectation estimated from distinct pairs only (the diagonals k(x_i, x_i) are
+    left out), so the estimate is unbiased: its mean over draws is the true MMD², 0 for
+    two samples of one distribution, and it can be slightly negative. Computed in blocks,
+    so 10,000 x 10,000 features need no 10,000² matrix.
+    """
+    a, b = _check_features(real, fake)
+    d = a.shape[1]
+    kernel = lambda u, v: (u @ v.T / d + coef0) ** degree  # noqa: E731
+
+    def mean_within(x):
+        diagonal = np.sum((np.sum(x**2, 1) / d + coef0) ** degree)  # the k(x_i, x_i) left out
+        total = sum(kernel(x[s:e], x).sum() for s, e in _blocks(len(x))) - diagonal
+        return total / (len(x) * (len(x) - 1))
+
+    cross = sum(kernel(a[s:e], b).sum() for s, e in _blocks(len(a))) / (len(a) * len(b))
+    return float(mean_within(a) + mean_within(b) - 2 * cross)
+
+
+def precision_recall(real, fake, k=3):
+    """Improved precision and recall (Kynkäänniemi et al., NeurIPS 2019): ``(precision, recall)``.
+
+    Each set's manifold is the union of balls around its points, of radius the distance
+    to the k-th nearest neighbour in the same set. Precision is the share of fake points
+    inside the real manifold (are the samples realistic?); recall the share of real
+    points inside the fake manifold (is the data covered?). Both are 1 for identical
+    sets. Needs more than k rows in each set.
+    """
+    a, b = _check_k(k, real, fake)
+    k = int(k)
+
+    def share_inside(points, centres, radii):
+        inside = 0
+        radii_sq = radii[None, :] ** 2  # compare squares: no square root of a 10,000² matrix
+        for s, e in _blocks(len(points)):
+            inside += int(np.sum(np.any(_sq_dists(points[s:e], centres) <= radii_sq, axis=1)))
+        return inside / len(points)
+
+    return share_inside(b, a, _knn_radii(a, k)), share_inside(a, b, _knn_radii(b, k))
+
+
+def density_coverage(real, fake, k=5):
+    """Density and coverage (Naeem et al., ICML 2020): ``(density, coverage)``.
+
+    With r_i the distance from real point i to its k-th nearest real neighbour,
+
+        density  = 1/(k m) Σ_j Σ_i 1[ ||y_j - x_i|| <= r_i ]   (fake y_j, real x_i)
+        coverage = 1/n Σ_i 1[ min_j ||y_j - x_i|| <= r_i ]
+
+    Density counts how many real balls hold each sample (about 1 when fake and real
+    come from one distribution, above 1 for samples crowded where the data is dense);
+    coverage is the share of real points with a sample nearby. Unlike precision and
+    recall, only the real set's balls are used, so a few fake outliers cannot inflate
+    the fake manifold.
+    """
+    a, b = _check_k(k, real, fake)
+    k = int(k)
+    radii = _knn_radii(a, k)
+    hits = 0
+    nearest = np.full(len(a), np.inf)
+    for s, e in _blocks(len(b)):
+        d = _sq_dists(b[s:e], a)
+        hits += int(np.sum(d <= radii[None, :] ** 2))
+        nearest = np.minimum(nearest, d.min(axis=0))
+    return hits / (k * len(b)), float(np.mean(nearest <= radii**2))

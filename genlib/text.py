@@ -245,6 +245,11 @@ def evaluate_nats(logits_fn, ids, block_size, batch_size=64, vocab_size=None):
         tail = np.zeros((1, block_size))
         tail[0, scored - (len(ids) - 1):] = 1.0
         weights = np.concatenate([weights, tail])
+    return _weighted_nats(logits_fn, ids, x, y, weights, batch_size)
+
+
+def _weighted_nats(logits_fn, ids, x, y, weights, batch_size):
+    """Σ weights · (-log p(y | x)) / Σ weights over windows ``x``, targets ``y``, (n, T) each."""
     total = 0.0
     # chunks keep the float64 copy of the logits small
     chunk = 16 * batch_size
@@ -257,6 +262,32 @@ def evaluate_nats(logits_fn, ids, block_size, batch_size=64, vocab_size=None):
         nll = -np.take_along_axis(log_p, y[start:start + chunk, :, None], axis=-1)[..., 0]
         total += float((nll * weights[start:start + chunk]).sum())
     return total / weights.sum()
+
+
+def sliding_window_nats(logits_fn, ids, window, context, batch_size=64, vocab_size=None):
+    """Mean nats per token with every scored token predicted from at least ``context`` tokens.
+
+    Windows of ``window`` tokens overlap: window ``i`` starts at ``i * stride`` with
+    ``stride = window - context + 1``, and only its targets at positions
+    ``context - 1 .. window - 1`` count, so every scored token ``ids[t]`` is predicted
+    from between ``context`` and ``window`` preceding tokens and is scored once. The
+    scored tokens are ``ids[context : context + n * stride]`` for the ``n`` windows
+    that fit; the first ``context`` tokens and a short tail are not scored. Two models
+    evaluated with the same ``window`` and ``context`` are judged on the same tokens with
+    the same information, whatever their own training window was (chapter 07,
+    "Language models on equal terms"). ``logits_fn`` is as in :func:`evaluate_nats`;
+    ``1 <= context <= window``.
+    """
+    ids = as_token_ids(ids, vocab_size)
+    window, context = _positive_int("window", window), _positive_int("context", context)
+    if context > window:
+        raise ValueError(f"context ({context}) cannot be longer than the window ({window})")
+    if ids.ndim != 1:
+        raise ValueError(f"ids must be one text, shape (n,), got {ids.shape}")
+    x, y = make_windows(ids, window, stride=window - context + 1)
+    weights = np.zeros(y.shape, np.float64)
+    weights[:, context - 1:] = 1.0
+    return _weighted_nats(logits_fn, ids, x, y, weights, batch_size)
 
 
 def bits_per_token(nats):

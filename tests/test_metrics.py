@@ -59,3 +59,97 @@ def test_mnist_features_separate_digits_from_noise():
     assert real < 0.1 * noise
     with pytest.raises(ValueError, match="MNIST-sized"):
         metrics.mnist_features(np.zeros((3, 8, 8, 1)))
+
+
+# --- chapter 07's scores: KID, precision/recall, density/coverage ---------------------
+
+
+def _brute_kid(x, y, degree=3, coef0=1.0):
+    k = lambda u, v: (u @ v.T / x.shape[1] + coef0) ** degree  # noqa: E731
+    n, m = len(x), len(y)
+    kxx, kyy = k(x, x), k(y, y)
+    return ((kxx.sum() - np.trace(kxx)) / (n * (n - 1)) + (kyy.sum() - np.trace(kyy)) / (m * (m - 1))
+            - 2 * k(x, y).mean())
+
+
+def test_kernel_distance_matches_brute_force_across_blocks():
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((2500, 5)), rng.standard_normal((2100, 5)) + 0.2  # > one 2,048-row block
+    assert metrics.kernel_distance(x, y) == pytest.approx(_brute_kid(x, y), rel=1e-9)
+
+
+def test_kernel_distance_is_unbiased():
+    # Same distribution: the mean over many small draws is 0 within its standard error,
+    # while the Fréchet distance of the same draws is clearly positive (its small-sample bias).
+    rng = np.random.default_rng(1)
+    kid, fd = [], []
+    for _ in range(200):
+        x, y = rng.standard_normal((2, 30, 4))
+        kid.append(metrics.kernel_distance(x, y))
+        fd.append(metrics.frechet_distance(x, y))
+    kid = np.array(kid)
+    assert abs(kid.mean()) < 3 * kid.std() / np.sqrt(len(kid))
+    assert np.mean(fd) > 10 * kid.std() / np.sqrt(len(kid))
+    assert np.any(kid < 0)  # an unbiased estimate of 0 must go negative sometimes
+
+
+def test_kernel_distance_grows_with_a_shift():
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((500, 8))
+    small = metrics.kernel_distance(x, rng.standard_normal((500, 8)) + 0.3)
+    large = metrics.kernel_distance(x, rng.standard_normal((500, 8)) + 1.0)
+    assert 0 < small < large
+
+
+def test_precision_recall_identical_sets_and_a_dropped_mode():
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((400, 2))
+    assert metrics.precision_recall(x, x, k=3) == (1.0, 1.0)
+    # real: two clusters; fake: only one of them -> precision stays high, recall halves
+    real = np.concatenate([rng.normal(-5, 1, (300, 2)), rng.normal(5, 1, (300, 2))])
+    fake = rng.normal(-5, 1, (300, 2))
+    precision, recall = metrics.precision_recall(real, fake, k=3)
+    assert precision > 0.9 and 0.4 < recall < 0.6
+
+
+def test_precision_recall_matches_brute_force():
+    rng = np.random.default_rng(4)
+    real, fake = rng.standard_normal((60, 3)), rng.standard_normal((50, 3)) * 1.5
+    dist = lambda u, v: np.linalg.norm(u[:, None] - v[None], axis=-1)  # noqa: E731
+    r_real = np.sort(dist(real, real), axis=1)[:, 3]
+    r_fake = np.sort(dist(fake, fake), axis=1)[:, 3]
+    precision = np.mean((dist(fake, real) <= r_real[None]).any(axis=1))
+    recall = np.mean((dist(real, fake) <= r_fake[None]).any(axis=1))
+    assert metrics.precision_recall(real, fake, k=3) == pytest.approx((precision, recall))
+
+
+def test_density_coverage_brute_force_and_outliers():
+    rng = np.random.default_rng(5)
+    real, fake = rng.standard_normal((80, 3)), rng.standard_normal((70, 3)) + 0.5
+    d = np.linalg.norm(fake[:, None] - real[None], axis=-1)
+    r = np.sort(np.linalg.norm(real[:, None] - real[None], axis=-1), axis=1)[:, 5]
+    expected = ((d <= r[None]).sum() / (5 * 70), np.mean(d.min(axis=0) <= r))
+    assert metrics.density_coverage(real, fake, k=5) == pytest.approx(expected)
+    # same distribution: density near 1, coverage high
+    x, y = rng.standard_normal((2, 2000, 2))
+    density, coverage = metrics.density_coverage(x, y, k=5)
+    assert 0.85 < density < 1.15 and coverage > 0.9
+
+
+@pytest.mark.parametrize("score", [metrics.kernel_distance, metrics.precision_recall, metrics.density_coverage])
+def test_feature_scores_bad_input(score):
+    with pytest.raises(ValueError, match="same d"):
+        score(np.zeros((10, 3)), np.zeros((10, 4)))
+    with pytest.raises(ValueError, match="NaN"):
+        score(np.full((10, 2), np.nan), np.zeros((10, 2)))
+    with pytest.raises(ValueError, match="at least"):
+        score(np.zeros((1, 2)), np.zeros((10, 2)))
+
+
+@pytest.mark.parametrize("score", [metrics.precision_recall, metrics.density_coverage])
+def test_neighbour_scores_need_more_rows_than_k(score):
+    rng = np.random.default_rng(6)
+    with pytest.raises(ValueError, match="at least 6 rows"):
+        score(rng.standard_normal((5, 2)), rng.standard_normal((50, 2)), k=5)
+    with pytest.raises(ValueError, match="k must be"):
+        score(rng.standard_normal((50, 2)), rng.standard_normal((50, 2)), k=0)
