@@ -73,7 +73,8 @@ class Watermark:
     ``delta = 0`` samples exactly as without a watermark.
 
     The green list G(t) of a previous token t is the first ``round(gamma * V)`` entries
-    of a permutation of 0..V-1 drawn by a generator seeded with (key, t): anyone with
+    of a permutation of 0..V-1 drawn by ``numpy.random.default_rng([key_seed, t])``,
+    with ``key_seed`` the first 8 bytes (little-endian) of SHA-256 of ``str(key)``: anyone with
     the key can recompute it from the text alone, without the model. Chapter 09,
     "Telling generated text from real: a watermark".
     """
@@ -86,8 +87,9 @@ class Watermark:
         if not np.isfinite(delta) or delta < 0:
             raise ValueError(f"delta (the green bias) must be a finite number >= 0, got {delta}")
         self.key, self.gamma, self.delta = key, float(gamma), float(delta)
-        digest = hashlib.sha256(str(key).encode("utf-8")).digest()
-        self._seed = int.from_bytes(digest[:8], "little")   # same green lists in every process
+        # key_seed: the first 8 bytes of SHA-256(str(key)), the same in every process
+        # (Python's hash() of a str is salted per process)
+        self.key_seed = int.from_bytes(hashlib.sha256(str(key).encode("utf-8")).digest()[:8], "little")
         self._lists = {}
 
     def green_size(self, vocab_size):
@@ -100,7 +102,7 @@ class Watermark:
             raise ValueError(f"vocab_size must be an integer >= 2, got {vocab_size}")
         cache_key = (int(previous), int(vocab_size))
         if cache_key not in self._lists:
-            order = np.random.default_rng([self._seed, int(previous)]).permutation(int(vocab_size))
+            order = np.random.default_rng([self.key_seed, int(previous)]).permutation(int(vocab_size))
             green = np.zeros(int(vocab_size), bool)
             green[order[:self.green_size(vocab_size)]] = True
             self._lists[cache_key] = green
