@@ -38,7 +38,7 @@ lab: data kernel
 # Unit tests and every notebook under nbval, in the fast smoke profile. To test one
 # chapter: make test TESTS=chapters/02_vae.ipynb
 TESTS ?= tests chapters
-test: data kernel
+test: data
 	GENLIB_PROFILE=smoke $(PYTEST) --nbval-lax $(TESTS)
 
 $(VENV)/.backends: $(STAMP)
