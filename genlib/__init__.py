@@ -6,7 +6,7 @@
     (x_train, y_train), (x_test, y_test) = genlib.data.mnist()
 
 Modules: ``data`` (datasets, cached and verified), ``text`` (tokenizer, training
-windows), ``sampling`` (temperature, top-k, top-p), ``metrics`` (FID and a classifier
+windows), ``sampling`` (temperature, top-k, top-p, a watermark), ``metrics`` (FID and a classifier
 score on MNIST features), ``plots``, ``training``, ``models`` (the models of chapters
 02 to 05), ``pretrained`` (cached pre-trained weights) and ``finetune`` (adapting a
 pre-trained model to a labelled task, chapter 06). Everything uses ``keras.ops`` and

@@ -10,7 +10,16 @@ tokens whose probability adds up to at least ``p`` (nucleus, top-p; Holtzman et 
 ICLR 2020), then renormalised. Sampling runs in NumPy on the host: it is one small
 vector per step, and a ``numpy.random.Generator`` makes it reproducible on every
 Keras backend.
+
+A sampler can also **watermark** what it writes (Kirchenbauer et al., ICML 2023, "A
+Watermark for Large Language Models"; chapter 09, "Telling generated text from real: a
+watermark"): a :class:`Watermark` splits the vocabulary, at every step, into a green
+list of ``gamma * V`` tokens chosen by a secret key and the previous token, and adds
+``delta`` to the green tokens' logits before sampling. :func:`watermark_z_score` then
+tests a text for too many green tokens, knowing only the key.
 """
+
+import hashlib
 
 import numpy as np
 
@@ -30,7 +39,8 @@ def check_sampling_args(temperature=1.0, top_k=None, top_p=None):
         raise ValueError(f"top_p must be in (0, 1] or None, got {top_p}")
 
 
-def check_generate_args(prompt_ids, max_new_tokens, vocab_size, temperature=1.0, top_k=None, top_p=None):
+def check_generate_args(prompt_ids, max_new_tokens, vocab_size, temperature=1.0, top_k=None, top_p=None,
+                        watermark=None):
     """Validate the arguments of a model's ``generate`` (chapters 04 and 05).
 
     Returns ``(ids, single)``: the prompt as an int64 array (batch, T) and whether it
@@ -39,6 +49,8 @@ def check_generate_args(prompt_ids, max_new_tokens, vocab_size, temperature=1.0,
     not integers in ``0..vocab_size - 1``.
     """
     check_sampling_args(temperature, top_k, top_p)
+    if watermark is not None and not isinstance(watermark, Watermark):
+        raise ValueError(f"watermark must be a genlib.sampling.Watermark or None, got {type(watermark).__name__}")
     if int(max_new_tokens) != max_new_tokens or max_new_tokens < 0:
         raise ValueError(f"max_new_tokens must be an integer >= 0, got {max_new_tokens}")
     ids = np.asarray(prompt_ids)
@@ -49,6 +61,96 @@ def check_generate_args(prompt_ids, max_new_tokens, vocab_size, temperature=1.0,
     if not np.issubdtype(ids.dtype, np.integer) or ids.min() < 0 or ids.max() >= vocab_size:
         raise ValueError(f"prompt_ids must be integers in 0..{vocab_size - 1}")
     return ids.astype(np.int64), single
+
+
+class Watermark:
+    """The "green list" watermark of Kirchenbauer et al. (ICML 2023), soft version.
+
+    ``key``: the secret, an int or a str. ``gamma`` in (0, 1): the fraction of the
+    vocabulary that is green at each step (the list has ``round(gamma * V)`` tokens,
+    at least 1 and at most V - 1). ``delta`` >= 0: the bias added to the green logits,
+    ``l_k + delta`` for k in G(previous token), before temperature, top-k and top-p.
+    ``delta = 0`` samples exactly as without a watermark.
+
+    The green list G(t) of a previous token t is the first ``round(gamma * V)`` entries
+    of a permutation of 0..V-1 drawn by ``numpy.random.default_rng([key_seed, t])``,
+    with ``key_seed`` the first 8 bytes (little-endian) of SHA-256 of ``str(key)``: anyone with
+    the key can recompute it from the text alone, without the model. Chapter 09,
+    "Telling generated text from real: a watermark".
+    """
+
+    def __init__(self, key, gamma=0.25, delta=2.0):
+        if not isinstance(key, (int, np.integer, str)) or isinstance(key, bool):
+            raise ValueError(f"key must be an int or a str, got {type(key).__name__}")
+        if not np.isfinite(gamma) or not 0 < gamma < 1:
+            raise ValueError(f"gamma (the green fraction) must be in (0, 1), got {gamma}")
+        if not np.isfinite(delta) or delta < 0:
+            raise ValueError(f"delta (the green bias) must be a finite number >= 0, got {delta}")
+        self.key, self.gamma, self.delta = key, float(gamma), float(delta)
+        # key_seed: the first 8 bytes of SHA-256(str(key)), the same in every process
+        # (Python's hash() of a str is salted per process)
+        self.key_seed = int.from_bytes(hashlib.sha256(str(key).encode("utf-8")).digest()[:8], "little")
+        self._lists = {}
+
+    def green_size(self, vocab_size):
+        """|G| = round(gamma * V), kept within 1..V-1."""
+        return min(max(int(round(self.gamma * vocab_size)), 1), vocab_size - 1)
+
+    def green_list(self, previous, vocab_size):
+        """Bool (V,): True for the tokens green after the token id ``previous``."""
+        if int(vocab_size) != vocab_size or vocab_size < 2:
+            raise ValueError(f"vocab_size must be an integer >= 2, got {vocab_size}")
+        cache_key = (int(previous), int(vocab_size))
+        if cache_key not in self._lists:
+            order = np.random.default_rng([self.key_seed, int(previous)]).permutation(int(vocab_size))
+            green = np.zeros(int(vocab_size), bool)
+            green[order[:self.green_size(vocab_size)]] = True
+            self._lists[cache_key] = green
+        return self._lists[cache_key]
+
+    def green_mask(self, previous, vocab_size):
+        """Bool (batch, V) for previous token ids (batch,)."""
+        return np.stack([self.green_list(t, vocab_size) for t in np.asarray(previous).reshape(-1)])
+
+    def bias(self, logits, previous):
+        """``logits`` (batch, V) with ``delta`` added to each row's green tokens."""
+        z = np.asarray(logits, dtype=np.float64)
+        if z.ndim != 2:
+            raise ValueError(f"a watermark needs logits of shape (batch, vocab), got {z.shape}")
+        previous = np.asarray(previous).reshape(-1)
+        if previous.shape[0] != z.shape[0]:
+            raise ValueError(f"previous must hold one token per row of logits: {previous.shape[0]} for {z.shape[0]} rows")
+        return z + self.delta * self.green_mask(previous, z.shape[1])
+
+    def __repr__(self):
+        return f"Watermark(gamma={self.gamma}, delta={self.delta})"   # never prints the key
+
+
+def watermark_z_score(ids, watermark, vocab_size):
+    """The detector of Kirchenbauer et al.: z = (|s|_G - gamma T) / sqrt(T gamma (1 - gamma)).
+
+    ``ids``: token ids (n,) or (batch, n), n >= 2. Each of the T = n - 1 tokens after
+    the first is green or not according to the green list of the token before it;
+    ``|s|_G`` counts the green ones and gamma is the exact green fraction
+    ``green_size(V) / V``. Without a watermark (text not written with this key), each
+    token is green with probability gamma and z is approximately standard normal, so
+    ``z > 4`` happens by chance about 3 times in 100,000. Returns a float, or an array
+    (batch,). Chapter 09, "Telling generated text from real: a watermark".
+    """
+    if not isinstance(watermark, Watermark):
+        raise ValueError(f"watermark must be a genlib.sampling.Watermark, got {type(watermark).__name__}")
+    ids = np.asarray(ids)
+    single = ids.ndim == 1
+    ids = ids[None] if single else ids
+    if ids.ndim != 2 or ids.shape[1] < 2:
+        raise ValueError(f"ids must have shape (n,) or (batch, n) with n >= 2 tokens, got {np.shape(ids)}")
+    if not np.issubdtype(ids.dtype, np.integer) or ids.min() < 0 or ids.max() >= vocab_size:
+        raise ValueError(f"ids must be integers in 0..{vocab_size - 1}")
+    gamma = watermark.green_size(vocab_size) / vocab_size
+    green = np.array([[watermark.green_list(a, vocab_size)[b] for a, b in zip(row[:-1], row[1:])] for row in ids])
+    n = green.shape[1]
+    z = (green.sum(axis=1) - gamma * n) / np.sqrt(n * gamma * (1 - gamma))
+    return float(z[0]) if single else z
 
 
 def probabilities(logits, temperature=1.0, top_k=None, top_p=None):
@@ -87,8 +189,12 @@ def probabilities(logits, temperature=1.0, top_k=None, top_p=None):
     return p
 
 
-def sample(logits, temperature=1.0, top_k=None, top_p=None, rng=None):
+def sample(logits, temperature=1.0, top_k=None, top_p=None, rng=None, watermark=None, previous=None):
     """Draw one token id per row of ``logits`` (batch, vocab) -> int64 (batch,).
+
+    ``watermark``: a :class:`Watermark`, or None (the default: no change at all). With
+    one, ``previous`` (batch,) must give the token before the one being drawn: its
+    green list gets ``+delta`` on the logits.
 
     ``rng``: a ``numpy.random.Generator``, an int seed, or None: a generator seeded
     from NumPy's global state, so that ``genlib.seed(...)`` makes it repeatable
@@ -96,6 +202,12 @@ def sample(logits, temperature=1.0, top_k=None, top_p=None, rng=None):
     generation loop.
     """
     rng = make_rng(rng)
+    if watermark is not None:
+        if not isinstance(watermark, Watermark):
+            raise ValueError(f"watermark must be a genlib.sampling.Watermark or None, got {type(watermark).__name__}")
+        if previous is None:
+            raise ValueError("a watermark needs previous=: the token ids (batch,) before the ones being drawn")
+        logits = watermark.bias(logits, previous)
     p = probabilities(logits, temperature, top_k, top_p)
     p2 = p.reshape(-1, p.shape[-1])
     cdf = np.cumsum(p2, axis=-1)

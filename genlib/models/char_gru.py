@@ -152,7 +152,7 @@ class CharGRU(keras.Model):
         """The all-zero state each layer starts from: a list of (batch_size, units)."""
         return [keras.ops.zeros((batch_size, self.units)) for _ in range(self.num_layers)]
 
-    def generate(self, prompt_ids, max_new_tokens, temperature=1.0, top_k=None, top_p=None, seed=None):
+    def generate(self, prompt_ids, max_new_tokens, temperature=1.0, top_k=None, top_p=None, seed=None, watermark=None):
         """Continue ``prompt_ids`` by ``max_new_tokens`` sampled tokens.
 
         ``prompt_ids``: (T,) or (batch, T) ints, T >= 1. Returns a NumPy int array of
@@ -161,15 +161,18 @@ class CharGRU(keras.Model):
         recurrent step from the carried state h_t. Sampling (temperature, top-k,
         top-p) is ``genlib.sampling.sample``; ``seed`` makes it repeatable, and
         ``seed=None`` follows ``genlib.seed``. Chapter 04, "Carrying the state: one
-        step per character".
+        step per character". ``watermark``: a ``genlib.sampling.Watermark`` marks the
+        new tokens (chapter 09, "Telling generated text from real: a watermark").
         """
-        ids, single = check_generate_args(prompt_ids, max_new_tokens, self.vocab_size, temperature, top_k, top_p)
+        ids, single = check_generate_args(prompt_ids, max_new_tokens, self.vocab_size, temperature, top_k, top_p,
+                                           watermark)
         rng = make_rng(seed)
         out = [ids]
         logits, states = self(ids.astype("int32"), return_states=True)
         logits = logits[:, -1, :]
         for _ in range(int(max_new_tokens)):
-            token = sample(keras.ops.convert_to_numpy(logits), temperature, top_k, top_p, rng=rng)
+            token = sample(keras.ops.convert_to_numpy(logits), temperature, top_k, top_p, rng=rng,
+                           watermark=watermark, previous=out[-1][:, -1])
             out.append(token[:, None])
             logits, states = self.step(token.astype("int32"), states)
         out = np.concatenate(out, axis=1)

@@ -295,14 +295,15 @@ class MiniGPT(keras.Model):
         return out["cache"], keras.ops.convert_to_numpy(out["logits"])[:, 0]
 
     def generate(self, prompt_ids, max_new_tokens, temperature=1.0, top_k=None, top_p=None, seed=None,
-                 use_cache=True):
+                 use_cache=True, watermark=None):
         """Continue ``prompt_ids`` by ``max_new_tokens`` sampled tokens.
 
         ``prompt_ids``: (T,) or (B, T) ints, T >= 1. Returns a NumPy int64 array of shape
         (T + max_new_tokens,) or (B, T + max_new_tokens): the prompt, then the new tokens.
         The model sees at most the last ``block_size`` tokens (a longer prompt is cropped,
         with a warning). Sampling is ``genlib.sampling.sample``; ``seed`` repeats it, and
-        ``seed=None`` follows ``genlib.seed``.
+        ``seed=None`` follows ``genlib.seed``. ``watermark``: a ``genlib.sampling.Watermark``
+        marks the new tokens (chapter 09, "Telling generated text from real: a watermark").
 
         ``use_cache=False`` re-reads the last ``block_size`` tokens for every new token.
         ``use_cache=True`` reads the prompt once into the key/value cache, then runs one
@@ -312,7 +313,8 @@ class MiniGPT(keras.Model):
         again, so the context there is between half a window and a window long, where
         ``use_cache=False`` always sees a full window.
         """
-        ids, single = check_generate_args(prompt_ids, max_new_tokens, self.vocab_size, temperature, top_k, top_p)
+        ids, single = check_generate_args(prompt_ids, max_new_tokens, self.vocab_size, temperature, top_k, top_p,
+                                           watermark)
         if ids.shape[1] > self.block_size:
             warnings.warn(f"the prompt has {ids.shape[1]} tokens; the model reads only the last "
                           f"block_size={self.block_size} of them", stacklevel=2)
@@ -325,7 +327,7 @@ class MiniGPT(keras.Model):
         for _ in range(int(max_new_tokens)):
             if not use_cache:
                 logits = self._window_logits(out[:, -self.block_size:])
-            token = sample(logits, temperature, top_k, top_p, rng=rng)
+            token = sample(logits, temperature, top_k, top_p, rng=rng, watermark=watermark, previous=out[:, -1])
             out = np.concatenate([out, token[:, None]], axis=1)
             if use_cache:
                 if filled == self.block_size:

@@ -1,0 +1,88 @@
+"""Chapter 09's exercise checks: the reference solution passes, the empty stub and a
+plausible wrong answer (kept here, out of the notebook) fail."""
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from genlib.sampling import Watermark, watermark_z_score
+
+NOTEBOOK = Path(__file__).resolve().parents[1] / "chapters" / "09_risks_future.ipynb"
+
+
+def _cells(tag):
+    cells = json.loads(NOTEBOOK.read_text(encoding="utf-8"))["cells"]
+    return ["".join(c["source"]) for c in cells if tag in c.get("metadata", {}).get("tags", [])]
+
+
+def _stub(*args, **kwargs):
+    raise NotImplementedError
+
+
+def _exposure_strict_rank(log_probs, secret_index):
+    # ties counted in the secret's favour: a tie of every candidate looks fully exposed
+    log_probs = np.asarray(log_probs)
+    rank = 1 + np.sum(log_probs > log_probs[secret_index])
+    return math.log2(len(log_probs)) - math.log2(rank)
+
+
+def _green_z_scores_first_token(ids, is_green, gamma):
+    # scores T = len(ids) tokens instead of len(ids) - 1
+    n = len(ids)
+    count = sum(bool(is_green(a, b)) for a, b in zip(ids[:-1], ids[1:]))
+    return (count - gamma * n) / math.sqrt(n * gamma * (1 - gamma))
+
+
+def _noisy_with_alpha_t(x0, t, eps, betas):
+    # alpha_t instead of the product alpha-bar_t
+    a = 1 - np.asarray(betas)[t]
+    return np.sqrt(a) * x0 + np.sqrt(1 - a) * eps
+
+
+def _tokens_needed_no_square(gamma, share, z):
+    if share <= gamma:
+        return math.inf
+    return math.ceil(z * math.sqrt(gamma * (1 - gamma)) / (share - gamma))
+
+
+def _dp_clip_the_mean(per_example_grads, clip, sigma, rng):
+    # clips the averaged gradient, not each example's
+    g = np.asarray(per_example_grads, dtype=float).mean(axis=0)
+    g = g / max(1.0, np.linalg.norm(g) / clip)
+    return g + rng.normal(0.0, sigma * clip, size=g.shape) / len(per_example_grads)
+
+
+WRONG = {
+    "exposure_bits": _exposure_strict_rank,
+    "green_z": _green_z_scores_first_token,
+    "noisy": _noisy_with_alpha_t,
+    "tokens_needed": _tokens_needed_no_square,
+    "dp_gradient": _dp_clip_the_mean,
+}
+NAMES = list(WRONG)
+
+
+def _run(check, name, function=None, solution=None):
+    scope = dict(np=np, math=math, Watermark=Watermark, watermark_z_score=watermark_z_score)
+    if solution is not None:
+        exec(solution, scope)
+    else:
+        scope[name] = function
+    exec(check, scope)
+
+
+def test_every_exercise_is_covered():
+    assert len(_cells("solution")) == len(_cells("check")) == len(NAMES)
+
+
+@pytest.mark.parametrize("index", range(len(NAMES)))
+def test_check_passes_solution_and_fails_stub_and_wrong_answer(index):
+    name, solution, check = NAMES[index], _cells("solution")[index], _cells("check")[index]
+    assert f"def {name}(" in solution
+    _run(check, name, solution=solution)
+    for bad in (_stub, WRONG[name]):
+        with pytest.raises((AssertionError, NotImplementedError)):
+            _run(check, name, function=bad)
