@@ -5,10 +5,14 @@ Music ("Music: Bach chorales"). A chorale is four voices (soprano, alto, tenor, 
 an eighth-note grid, ``pitches`` (T, 4) MIDI numbers (0: rest) and ``onsets`` (T, 4)
 bools (``genlib.data.bach_chorales``). As tokens it is read frame by frame, S A T B:
 
-    token = HOLD      the voice holds the note of the frame before
-            REST      the voice is silent
-            END       a frame of four END tokens separates chorales
-            pitch     a new note: FIRST_PITCH_ID + midi - PITCH_LOW
+    token = REST                            the voice is silent
+            END                             a frame of four END tokens separates chorales
+            FIRST_PITCH_ID + midi - PITCH_LOW   a new note starts
+            FIRST_HELD_ID + midi - PITCH_LOW    the note of the frame before goes on
+
+A held note keeps its pitch in its token (DeepBach writes a bare "hold" symbol instead),
+so that the last few tokens always say which notes sound: a small model, or an n-gram
+that sees one frame back, does not have to look further back to find them.
 
 so a language model learns p(x_1..x_n) = prod_i p(x_i | x_<i) over frames of four.
 
@@ -24,10 +28,11 @@ import numbers
 
 import numpy as np
 
-HOLD, REST, END = 0, 1, 2
-FIRST_PITCH_ID = 3
+REST, END = 0, 1
 PITCH_LOW, PITCH_HIGH = 24, 96  # MIDI C1 .. C7, wide enough for every transposition
-VOCAB_SIZE = FIRST_PITCH_ID + PITCH_HIGH - PITCH_LOW + 1
+FIRST_PITCH_ID = 2
+FIRST_HELD_ID = FIRST_PITCH_ID + PITCH_HIGH - PITCH_LOW + 1
+VOCAB_SIZE = FIRST_HELD_ID + PITCH_HIGH - PITCH_LOW + 1
 VOICES = ("soprano", "alto", "tenor", "bass")
 
 
@@ -47,14 +52,14 @@ def _frames(pitches, onsets):
 def chorale_tokens(pitches, onsets):
     """Frames (T, 4) -> tokens (4 T,), int32: S A T B of frame 0, then of frame 1, ...
 
-    A sounding frame without an onset that repeats the pitch of the frame before is
-    HOLD; a rest is REST; any other note is its pitch id. Inverse: :func:`tokens_to_frames`.
+    A sounding frame without an onset that repeats the pitch of the frame before is a
+    held id; a rest is REST; any other note is a new-note id. Inverse:
+    :func:`tokens_to_frames`.
     """
     pitches, onsets = _frames(pitches, onsets)
-    tokens = np.where(pitches == 0, REST, FIRST_PITCH_ID + pitches - PITCH_LOW)
     before = np.concatenate([np.zeros((1, 4), np.int64), pitches[:-1]])
     held = (pitches > 0) & ~onsets & (pitches == before)
-    tokens[held] = HOLD
+    tokens = np.where(pitches == 0, REST, np.where(held, FIRST_HELD_ID, FIRST_PITCH_ID) + pitches - PITCH_LOW)
     return tokens.reshape(-1).astype(np.int32)
 
 
@@ -62,8 +67,8 @@ def tokens_to_frames(tokens):
     """Tokens -> ``(pitches, onsets)`` (T, 4): the inverse of :func:`chorale_tokens`.
 
     Made for a model's samples: a trailing incomplete frame is dropped, the piece ends
-    at the first frame that holds an END token, and a HOLD with nothing to hold (after a
-    rest, or in the first frame) is a rest.
+    at the first frame that holds an END token, and a held id whose pitch differs from
+    the frame before (or in the first frame) starts a new note.
     """
     tokens = np.asarray(tokens).astype(np.int64).reshape(-1)
     tokens = tokens[:len(tokens) // 4 * 4].reshape(-1, 4)
@@ -75,11 +80,12 @@ def tokens_to_frames(tokens):
     for t in range(len(tokens)):
         for v in range(4):
             tok = tokens[t, v]
-            if tok >= FIRST_PITCH_ID:
+            if tok >= FIRST_HELD_ID:
+                pitches[t, v] = tok - FIRST_HELD_ID + PITCH_LOW
+                onsets[t, v] = t == 0 or pitches[t - 1, v] != pitches[t, v]
+            elif tok >= FIRST_PITCH_ID:
                 pitches[t, v] = tok - FIRST_PITCH_ID + PITCH_LOW
                 onsets[t, v] = True
-            elif tok == HOLD and t > 0 and pitches[t - 1, v] > 0:
-                pitches[t, v] = pitches[t - 1, v]
     return pitches, onsets
 
 
@@ -377,19 +383,19 @@ class Navigation2D:
     ``(0, goal_y)`` without ever entering the disc, within ``horizon`` steps.
 
     The expert goes round on the left or on the right, each with probability 1/2,
-    whatever the start: first towards ``(side * detour, obstacle_y)``, then to the goal,
-    with Gaussian noise of std ``noise`` on each step. Both ways are equally good, so at
-    the same state the demonstrations disagree (chapter 08, "Control: why a policy
-    should be generative").
+    whatever the start: straight ahead up to ``fork_y``, then towards
+    ``(side * detour, obstacle_y)``, then to the goal, with Gaussian noise of std
+    ``noise`` on each step. Both ways are equally good, so at the fork the
+    demonstrations disagree (chapter 08, "Control: why a policy should be generative").
     """
 
-    def __init__(self, obstacle_y=3.0, radius=1.0, goal_y=6.0, detour=1.7, max_step=0.25, start_width=0.3,
-                 goal_radius=0.4, horizon=45, noise=0.03):
+    def __init__(self, obstacle_y=3.0, radius=1.0, goal_y=6.0, detour=1.9, max_step=0.25, start_width=0.05,
+                 goal_radius=0.4, horizon=45, noise=0.02, fork_y=1.5):
         self.obstacle = np.array([0.0, float(obstacle_y)])
         self.goal = np.array([0.0, float(goal_y)])
         self.radius, self.detour, self.max_step = float(radius), float(detour), float(max_step)
         self.start_width, self.goal_radius = float(start_width), float(goal_radius)
-        self.horizon, self.noise = int(horizon), float(noise)
+        self.horizon, self.noise, self.fork_y = int(horizon), float(noise), float(fork_y)
         if not 0 < self.radius < self.detour:
             raise ValueError("need 0 < radius < detour, or the expert's way round hits the obstacle")
 
@@ -413,7 +419,9 @@ class Navigation2D:
         """The expert's step at ``states`` (n, 2) for ``sides`` (n,) in {-1, +1}, noise-free."""
         waypoint = np.stack([sides * self.detour, np.full(len(sides), self.obstacle[1])], axis=1)
         target = np.where((states[:, 1] < self.obstacle[1] - 0.1)[:, None], waypoint, self.goal)
-        direction = target - states
+        # straight ahead while below the fork (a little slack, so that noise on the steps
+        # before cannot move the fork one step later)
+        direction = np.where((states[:, 1] < self.fork_y - 0.1)[:, None], [0.0, 1.0], target - states)
         return direction / np.maximum(np.linalg.norm(direction, axis=1, keepdims=True), 1e-12) * self.max_step
 
     def demonstrations(self, n_episodes, seed=0):

@@ -15,17 +15,23 @@ def test_tokens_round_trip_and_layout():
     tokens = A.chorale_tokens(PITCHES, ONSETS)
     assert tokens.shape == (16,) and tokens.dtype == np.int32
     assert tokens[0] == A.FIRST_PITCH_ID + 72 - A.PITCH_LOW  # soprano, frame 0
-    assert list(tokens[4:8]) == [A.HOLD, A.FIRST_PITCH_ID + 64 - A.PITCH_LOW, A.HOLD, A.HOLD]
+    assert list(tokens[4:8]) == [A.FIRST_HELD_ID + 72 - A.PITCH_LOW, A.FIRST_PITCH_ID + 64 - A.PITCH_LOW,
+                                 A.FIRST_HELD_ID + 55 - A.PITCH_LOW, A.FIRST_HELD_ID + 48 - A.PITCH_LOW]
+    assert tokens[10] == A.FIRST_HELD_ID + 55 - A.PITCH_LOW, "the tenor holds G3 over three frames"
     assert list(tokens[12:]) == [A.REST] * 4
     pitches, onsets = A.tokens_to_frames(tokens)
     assert np.array_equal(pitches, PITCHES) and np.array_equal(onsets, ONSETS & (PITCHES > 0))
 
 
 def test_tokens_to_frames_repairs_samples():
-    hold_first = [A.HOLD, A.REST, A.HOLD, A.FIRST_PITCH_ID]
-    pitches, onsets = A.tokens_to_frames(hold_first + [A.END] * 4 + [A.FIRST_PITCH_ID] * 4 + [A.REST])
-    assert pitches.shape == (1, 4), "the piece stops at the END frame"
-    assert list(pitches[0]) == [0, 0, 0, A.PITCH_LOW] and list(onsets[0]) == [False, False, False, True]
+    held = A.FIRST_HELD_ID
+    first = [held + 40, A.REST, A.REST, A.FIRST_PITCH_ID]           # a held note in the first frame
+    second = [held + 40, A.REST, held + 30, held + 1]                  # held, and two "held" pitches that changed
+    pitches, onsets = A.tokens_to_frames(first + second + [A.END] * 4 + [A.FIRST_PITCH_ID] * 4 + [A.REST])
+    assert pitches.shape == (2, 4), "the piece stops at the END frame"
+    assert list(pitches[0]) == [A.PITCH_LOW + 40, 0, 0, A.PITCH_LOW] and list(onsets[0]) == [True, False, False, True]
+    assert list(pitches[1]) == [A.PITCH_LOW + 40, 0, A.PITCH_LOW + 30, A.PITCH_LOW + 1]
+    assert list(onsets[1]) == [False, False, True, True]
 
 
 def test_bad_frames_are_refused():
