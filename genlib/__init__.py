@@ -8,18 +8,19 @@
 Modules: ``data`` (datasets, cached and verified), ``text`` (tokenizer, training
 windows), ``sampling`` (temperature, top-k, top-p, a watermark), ``metrics`` (FID and a classifier
 score on MNIST features), ``plots``, ``training``, ``models`` (the models of chapters
-02 to 05), ``pretrained`` (cached pre-trained weights) and ``finetune`` (adapting a
-pre-trained model to a labelled task, chapter 06). Everything uses ``keras.ops`` and
-runs on the TensorFlow, JAX and PyTorch backends; backend-specific code lives in
-``genlib.backend``.
+02 to 05), ``pretrained`` (cached pre-trained weights), ``finetune`` (adapting a
+pre-trained model to a labelled task, chapter 06) and ``applications`` (chapter 08's
+tools for music, molecules and control: NumPy, with music21 and RDKit where needed).
+Everything uses ``keras.ops`` and runs on the TensorFlow, JAX and PyTorch backends;
+backend-specific code lives in ``genlib.backend``.
 
 ``import genlib`` imports ``genlib.models`` too, which registers the models with
 Keras: ``keras.saving.load_model("vae.keras")`` then finds class ``VAE``.
 """
 
-from genlib import data, finetune, metrics, models, plots, pretrained, sampling, text, training
+from genlib import applications, data, finetune, metrics, models, plots, pretrained, sampling, text, training
 from genlib.config import budget, env_report, profile, rng, seed
 
 __version__ = "0.1.0"
-__all__ = ["budget", "data", "env_report", "finetune", "metrics", "models", "plots", "pretrained", "profile", "rng",
-           "sampling", "seed", "text", "training"]
+__all__ = ["applications", "budget", "data", "env_report", "finetune", "metrics", "models", "plots", "pretrained",
+           "profile", "rng", "sampling", "seed", "text", "training"]

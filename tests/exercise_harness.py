@@ -46,3 +46,34 @@ def assert_check_discriminates(name, solution, check, scope, wrong_answers):
         with pytest.raises((AssertionError, NotImplementedError)):
             with np.errstate(all="ignore"):
                 run_check(check, scope, name, function=bad)
+
+
+def exercise_tests(notebook, wrong_answers, scope):
+    """The two tests every chapter's exercise file runs, for ``chapters/<notebook>``.
+
+    ``wrong_answers`` maps each exercise's function name, in notebook order, to one wrong
+    answer or a list of them; ``scope`` is what the check cells may use. Use as
+    ``test_covered, test_discriminates, test_hidden = exercise_tests(NOTEBOOK, WRONG, SCOPE)``.
+    """
+    names = list(wrong_answers)
+
+    def test_every_exercise_is_covered():
+        assert len(exercise_cells(notebook, "solution")) == len(exercise_cells(notebook, "check")) == len(names)
+
+    @pytest.mark.parametrize("name", names)
+    def test_check_passes_solution_and_fails_stub_and_wrong_answers(name):
+        index = names.index(name)
+        wrong = wrong_answers[name]
+        assert_check_discriminates(name, exercise_cells(notebook, "solution")[index],
+                                   exercise_cells(notebook, "check")[index], scope,
+                                   wrong if isinstance(wrong, (list, tuple)) else [wrong])
+
+    @pytest.mark.parametrize("name", names)
+    def test_check_does_not_contain_the_solution(name):
+        index = names.index(name)
+        solution, check = exercise_cells(notebook, "solution")[index], exercise_cells(notebook, "check")[index]
+        body = [line.strip() for line in solution.splitlines()[1:] if len(line.strip()) > 20]
+        assert not [line for line in body if line in check], "the check repeats lines of the solution"
+
+    return (test_every_exercise_is_covered, test_check_passes_solution_and_fails_stub_and_wrong_answers,
+            test_check_does_not_contain_the_solution)

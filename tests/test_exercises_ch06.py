@@ -5,8 +5,7 @@ import math
 
 import keras
 import numpy as np
-import pytest
-from exercise_harness import assert_check_discriminates, exercise_cells
+from exercise_harness import exercise_tests
 
 import genlib
 from genlib import finetune
@@ -14,9 +13,6 @@ from genlib.models import MiniGPT
 
 NOTEBOOK = "06_pretraining_finetuning.ipynb"
 
-
-def _cells(tag):
-    return exercise_cells(NOTEBOOK, tag)
 
 
 def _nll(logits, targets):
@@ -45,17 +41,10 @@ def _ridge_with_penalised_bias(X, labels, alpha):
 
 
 WRONG["ridge_probe"] = _ridge_with_penalised_bias
-NAMES = list(WRONG)
 
 
 SCOPE = dict(np=np, math=math, keras=keras, genlib=genlib, finetune=finetune, MiniGPT=MiniGPT)
 
 
-def test_every_exercise_is_covered():
-    assert len(_cells("solution")) == len(_cells("check")) == len(NAMES)
-
-
-@pytest.mark.parametrize("index", range(len(NAMES)))
-def test_check_passes_solution_and_fails_stub_and_wrong_answer(index):
-    name = NAMES[index]
-    assert_check_discriminates(name, _cells("solution")[index], _cells("check")[index], SCOPE, [WRONG[name]])
+(test_every_exercise_is_covered, test_check_passes_solution_and_fails_stub_and_wrong_answers,
+ test_check_does_not_contain_the_solution) = exercise_tests(NOTEBOOK, WRONG, SCOPE)

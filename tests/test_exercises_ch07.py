@@ -2,8 +2,7 @@
 plausible wrong answer (kept here, out of the notebook) fail."""
 
 import numpy as np
-import pytest
-from exercise_harness import assert_check_discriminates, exercise_cells
+from exercise_harness import exercise_tests
 
 from genlib import metrics
 
@@ -38,28 +37,11 @@ WRONG = {
     "longest_verbatim": [_prefix_only],
     "disagreement": [_agreeing_sets],
 }
-NAMES = list(WRONG)
 
 
 SCOPE = dict(np=np, metrics=metrics)
 
 
-def _cells(tag):
-    return exercise_cells(NOTEBOOK, tag)
+(test_every_exercise_is_covered, test_check_passes_solution_and_fails_stub_and_wrong_answers,
+ test_check_does_not_contain_the_solution) = exercise_tests(NOTEBOOK, WRONG, SCOPE)
 
-
-def test_every_exercise_is_covered():
-    assert len(_cells("solution")) == len(_cells("check")) == len(NAMES)
-
-
-@pytest.mark.parametrize("index", range(len(NAMES)))
-def test_check_passes_solution_and_fails_stub_and_wrong_answers(index):
-    name = NAMES[index]
-    assert_check_discriminates(name, _cells("solution")[index], _cells("check")[index], SCOPE, WRONG[name])
-
-
-@pytest.mark.parametrize("index", range(len(NAMES)))
-def test_check_does_not_contain_the_solution(index):
-    solution, check = _cells("solution")[index], _cells("check")[index]
-    body = [line.strip() for line in solution.splitlines()[1:] if len(line.strip()) > 20]
-    assert not any(line in check for line in body)

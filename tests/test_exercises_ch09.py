@@ -4,16 +4,12 @@ plausible wrong answer (kept here, out of the notebook) fail."""
 import math
 
 import numpy as np
-import pytest
-from exercise_harness import assert_check_discriminates, exercise_cells
+from exercise_harness import exercise_tests
 
 from genlib.sampling import Watermark, watermark_z_score
 
 NOTEBOOK = "09_risks_future.ipynb"
 
-
-def _cells(tag):
-    return exercise_cells(NOTEBOOK, tag)
 
 
 def _exposure_strict_rank(log_probs, secret_index):
@@ -56,17 +52,10 @@ WRONG = {
     "tokens_needed": _tokens_needed_no_square,
     "dp_gradient": _dp_clip_the_mean,
 }
-NAMES = list(WRONG)
 
 
 SCOPE = dict(np=np, math=math, Watermark=Watermark, watermark_z_score=watermark_z_score)
 
 
-def test_every_exercise_is_covered():
-    assert len(_cells("solution")) == len(_cells("check")) == len(NAMES)
-
-
-@pytest.mark.parametrize("index", range(len(NAMES)))
-def test_check_passes_solution_and_fails_stub_and_wrong_answer(index):
-    name = NAMES[index]
-    assert_check_discriminates(name, _cells("solution")[index], _cells("check")[index], SCOPE, [WRONG[name]])
+(test_every_exercise_is_covered, test_check_passes_solution_and_fails_stub_and_wrong_answers,
+ test_check_does_not_contain_the_solution) = exercise_tests(NOTEBOOK, WRONG, SCOPE)
