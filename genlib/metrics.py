@@ -129,6 +129,18 @@ def mnist_probabilities(images, batch_size=500):
     return p / p.sum(axis=1, keepdims=True)
 
 
+def _check_features(real, fake, min_rows=2):
+    a = np.asarray(real, dtype=np.float64)
+    b = np.asarray(fake, dtype=np.float64)
+    if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[1]:
+        raise ValueError(f"expected two (n, d) feature arrays with the same d, got {a.shape} and {b.shape}")
+    if len(a) < min_rows or len(b) < min_rows:
+        raise ValueError(f"need at least {min_rows} rows in each feature array, got {len(a)} and {len(b)}")
+    if not (np.all(np.isfinite(a)) and np.all(np.isfinite(b))):
+        raise ValueError("the features contain NaN or infinite values")
+    return a, b
+
+
 def _sqrt_psd(matrix):
     values, vectors = np.linalg.eigh((matrix + matrix.T) / 2)
     return (vectors * np.sqrt(np.clip(values, 0, None))) @ vectors.T
@@ -147,14 +159,7 @@ def frechet_distance(features_a, features_b):
     complex parts appear. The estimate is biased upwards for small n: compare scores
     computed on the same number of samples.
     """
-    a = np.asarray(features_a, dtype=np.float64)
-    b = np.asarray(features_b, dtype=np.float64)
-    if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[1]:
-        raise ValueError(f"expected two (n, d) feature arrays with the same d, got {a.shape} and {b.shape}")
-    if len(a) < 2 or len(b) < 2:
-        raise ValueError("need at least 2 rows in each feature array to estimate a covariance")
-    if not (np.all(np.isfinite(a)) and np.all(np.isfinite(b))):
-        raise ValueError("the features contain NaN or infinite values")
+    a, b = _check_features(features_a, features_b)  # 2 rows at least: a covariance needs them
     mu_a, mu_b = a.mean(axis=0), b.mean(axis=0)
     s_a, s_b = np.atleast_2d(np.cov(a, rowvar=False)), np.atleast_2d(np.cov(b, rowvar=False))
     root_a = _sqrt_psd(s_a)
@@ -187,18 +192,6 @@ def inception_style_score(probabilities, eps=1e-12):
 
 
 # --- scores of two feature sets without a Gaussian assumption (chapter 07) -----------
-
-
-def _check_features(real, fake, min_rows=2):
-    a = np.asarray(real, dtype=np.float64)
-    b = np.asarray(fake, dtype=np.float64)
-    if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[1]:
-        raise ValueError(f"expected two (n, d) feature arrays with the same d, got {a.shape} and {b.shape}")
-    if len(a) < min_rows or len(b) < min_rows:
-        raise ValueError(f"need at least {min_rows} rows in each feature array, got {len(a)} and {len(b)}")
-    if not (np.all(np.isfinite(a)) and np.all(np.isfinite(b))):
-        raise ValueError("the features contain NaN or infinite values")
-    return a, b
 
 
 def _blocks(n, size=2048):
