@@ -25,7 +25,8 @@ def test_budget_picks_the_profile(monkeypatch):
     assert genlib.budget(smoke=1, cpu=10, gpu=100) == 1
     monkeypatch.setenv("GENLIB_PROFILE", "gpu")
     assert genlib.budget(smoke=1, cpu=10, gpu=100) == 100
-    assert genlib.budget(smoke=1, cpu=10) == 10  # gpu falls back to cpu
+    with pytest.raises(TypeError):
+        genlib.budget(smoke=1, cpu=10)  # every knob names its gpu size
 
 
 def test_seed_makes_numpy_and_keras_repeat():
