@@ -6,6 +6,8 @@ abstract (which devices exist; taking a gradient inside a custom train step) liv
 here, one small function per backend, so that the rest stays portable.
 """
 
+import contextlib
+
 import keras
 
 
@@ -213,3 +215,43 @@ def inference_function(model):
 
         return call
     raise NotImplementedError(f"inference_function has no branch for the {name!r} backend")
+
+
+@contextlib.contextmanager
+def full_float32():
+    """Inside this block, float32 matrix products and convolutions run in full float32.
+
+    On NVIDIA GPUs since Ampere, TensorFlow and JAX multiply float32 matrices in TF32 by
+    default (PyTorch does so for convolutions): the inputs are rounded to a 10-bit
+    mantissa, so results agree with a float64 reference to about 1e-3, not 1e-6. That is
+    fine for training and wrong for a check that a formula written by hand equals a
+    Keras layer to 1e-5, so the chapters run such checks in here (chapter 04, "Recurrent
+    networks and the GRU"; chapter 05, "Scaled dot-product attention"). On a CPU nothing
+    changes.
+    """
+    name = keras.backend.backend()
+    if name == "jax":
+        import jax
+
+        with jax.default_matmul_precision("float32"):
+            yield
+    elif name == "tensorflow":
+        import tensorflow as tf
+
+        before = tf.config.experimental.tensor_float_32_execution_enabled()
+        tf.config.experimental.enable_tensor_float_32_execution(False)
+        try:
+            yield
+        finally:
+            tf.config.experimental.enable_tensor_float_32_execution(before)
+    elif name == "torch":
+        import torch
+
+        before = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
+        try:
+            yield
+        finally:
+            torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = before
+    else:
+        yield
