@@ -37,10 +37,13 @@ lab: data kernel
 	$(BIN)/jupyter lab --no-browser --ip=127.0.0.1 --notebook-dir=chapters $(ALLOW_ROOT)
 
 # Unit tests and every notebook under nbval, in the fast smoke profile. To test one
-# chapter: make test TESTS=chapters/02_vae.ipynb
+# chapter: make test TESTS=chapters/02_vae.ipynb. JOBS test files (a notebook is one) run
+# at once; loadscope keeps each notebook's cells in order on one worker.
 TESTS ?= tests chapters
+JOBS ?= 2
+PARALLEL := $(if $(filter-out 1,$(JOBS)),-n $(JOBS) --dist loadscope)
 test: data
-	GENLIB_PROFILE=smoke $(PYTEST) --nbval-lax $(TESTS)
+	GENLIB_PROFILE=smoke $(PYTEST) $(PARALLEL) --nbval-lax $(TESTS)
 
 # The learner's profile: every assertion, the gated ones included; one chapter at a time
 # with its wall time. One chapter: make test-cpu CHAPTERS=chapters/07_evaluation.ipynb
@@ -56,7 +59,7 @@ $(VENV)/.backends: $(STAMP)
 test-backends: data $(VENV)/.backends
 	for backend in jax torch; do \
 	  echo "== KERAS_BACKEND=$$backend"; \
-	  KERAS_BACKEND=$$backend GENLIB_PROFILE=smoke $(PYTEST) --nbval-lax $(TESTS) || exit 1; \
+	  KERAS_BACKEND=$$backend GENLIB_PROFILE=smoke $(PYTEST) $(PARALLEL) --nbval-lax $(TESTS) || exit 1; \
 	done
 
 bench: data
