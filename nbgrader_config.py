@@ -24,7 +24,7 @@ c.ClearSolutions.text_stub = "YOUR ANSWER HERE (a few sentences; graded by hand)
 # the limit is interrupted and fails, so it loses its own points only; errors do not stop
 # the notebook (nbgrader's default, allow_errors=True).
 c.Execute.kernel_name = "python3"
-c.Execute.timeout = int(os.environ.get("GENLIB_GRADE_TIMEOUT", "60"))
+c.Execute.timeout = int(os.environ.get("GENLIB_GRADE_TIMEOUT", "120"))
 c.Execute.interrupt_on_timeout = True
 # A deleted test cell is not put back: its exercise gets 0 points (an edited one is
 # restored from the release version by its checksum, OverwriteCells).
