@@ -172,7 +172,7 @@ def write_csv(rows, path):
 
 def print_table(rows):
     """One line per student and chapter: points per exercise, then the autograded total."""
-    print(f"{'student':12s} {'chapter':28s} {'autograded':>10s}  points per exercise")
+    print(f"{'student':12s} {'chapter':28s} {'points':>10s}  per exercise")
     groups = {}
     for row in rows:
         groups.setdefault((row["student"], row["chapter"]), []).append(row)
