@@ -121,15 +121,20 @@ def autograde(submissions, course=COURSE, chapters_dir=CHAPTERS, timeout=120, pr
         shutil.copyfile(notebook, target / f"{chapter}.ipynb")    # read only: the original stays as it was
     env = dict(os.environ, GENLIB_PROFILE=profile or os.environ.get("GENLIB_PROFILE", "smoke"),
                GENLIB_GRADE_TIMEOUT=str(timeout))
+    failed = set()
     for (student, chapter) in sorted(found):
         print(f"grading {student}/{chapter}.ipynb (GENLIB_PROFILE={env['GENLIB_PROFILE']}, "
               f"{timeout} s per cell)", flush=True)
-        nbgrader("autograde", chapter, f"--student={student}", "--force", f"--Execute.timeout={timeout}",
-                 course=course, env=env)
-    return gradebook_rows(found, course, chapters_dir)
+        try:
+            nbgrader("autograde", chapter, f"--student={student}", "--force", f"--Execute.timeout={timeout}",
+                     course=course, env=env)
+        except SystemExit as err:            # an unreadable notebook: 0 for it, the others still graded
+            print(f"could not grade {student}/{chapter}.ipynb: {err}", file=sys.stderr)
+            failed.add((student, chapter))
+    return gradebook_rows(found, course, failed)
 
 
-def gradebook_rows(found, course=COURSE, chapters_dir=CHAPTERS):
+def gradebook_rows(found, course=COURSE, failed=()):
     """Points per student, chapter and graded cell, from nbgrader's gradebook."""
     from nbgrader.api import Gradebook, MissingEntry
 
@@ -144,7 +149,9 @@ def gradebook_rows(found, course=COURSE, chapters_dir=CHAPTERS):
                     grade = gb.find_grade(entry["grade_id"], chapter, chapter, student)
                 except MissingEntry:
                     grade = None
-                if grade is None:
+                if (student, chapter) in failed:
+                    points, status = 0.0, "autograde failed"
+                elif grade is None:
                     points, status = 0.0, "not graded"
                 elif grade.manual_score is not None:
                     points, status = grade.manual_score, "graded by hand"
