@@ -107,6 +107,10 @@ def test_student_edition_and_exact_grades(tmp_path, capsys):
     assert "BEGIN SOLUTION" not in text and "for teachers" not in text
     assert text.count(STUB) == 4
     assert _cell(released, "ch07-ex1-check")["metadata"]["editable"] is False
+    source = nbgrader_cells.read_notebook(source_path)
+    kept = [["".join(c["source"]) for c in nb["cells"] if not c["metadata"].get("nbgrader", {}).get("solution")]
+            for nb in (source, released)]
+    assert kept[0] == kept[1], "the teaching and check cells are handed out as they are"
 
     submissions = tmp_path / "submissions"
     build_submissions(submissions, source_path, released_path)
