@@ -9,7 +9,7 @@ PYTEST := $(BIN)/python -m pytest
 # Jupyter refuses to run as root (containers, CI) unless told to.
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: lab test test-cpu test-backends data kernel install bench clean help
+.PHONY: lab test test-cpu test-backends data kernel install bench student grade formgrade clean help
 
 help:
 	@echo "make lab            install, fetch data, start JupyterLab on chapters/"
@@ -18,6 +18,9 @@ help:
 	@echo "make test-backends  unit tests + every notebook (smoke) on the JAX and PyTorch backends"
 	@echo "make data           fill the data cache (run once online; offline afterwards)"
 	@echo "make bench          run the benchmarks in bench/ (long: minutes each)"
+	@echo "make student        the student edition of every chapter in student/ (nbgrader; CHAPTERS=... for some)"
+	@echo "make formgrade      JupyterLab in the repository root: Nbgrader > Formgrader grades written answers by hand"
+	@echo "make grade          autograde SUBMISSIONS=folder (folder/<student>/<chapter>.ipynb) with nbgrader: grades.csv"
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -64,6 +67,25 @@ test-backends: data $(VENV)/.backends
 
 bench: data
 	for b in bench/*.py; do $(BIN)/python $$b || exit 1; done
+
+# Homework with nbgrader (README, "Teaching with the course"). nbgrader's course folder is
+# build/course; the student edition goes to student/. CHAPTERS (above) picks chapters.
+student: install
+	$(BIN)/python tools/nbgrader_course.py student $(CHAPTERS)
+
+# Autograde SUBMISSIONS/<student>/<chapter>.ipynb (copied, never modified) in the smoke
+# profile, TIMEOUT seconds per cell; writes grades.csv. GRADE_PROFILE=cpu grades in the cpu profile.
+SUBMISSIONS ?=
+TIMEOUT ?= 120
+GRADE_PROFILE ?= smoke
+grade: data
+	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade SUBMISSIONS=folder (folder/<student>/<chapter>.ipynb)"; exit 2; }
+	GENLIB_PROFILE=$(GRADE_PROFILE) $(BIN)/python tools/nbgrader_course.py grade $(SUBMISSIONS) --timeout $(TIMEOUT)
+
+# Manual grading (written answers) and review in nbgrader's formgrader, which needs the
+# course folder build/course under the server's root: the repository root.
+formgrade: kernel
+	$(BIN)/jupyter lab --no-browser --ip=127.0.0.1 $(ALLOW_ROOT)
 
 clean:
 	rm -rf $(VENV) build *.egg-info
