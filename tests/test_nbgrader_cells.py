@@ -14,7 +14,7 @@ from nbgrader_cells import BEGIN, END, ExerciseError, annotate, dumps_notebook, 
 CHAPTERS = sorted((ROOT / "chapters").glob("*.ipynb"))
 # Chapters whose exercises are being rewritten to the convention (issue 15). When they
 # are merged and annotated, these cases pass, strict xfail fails, and the set must shrink.
-NOT_YET = {"00_getting_started", "01_foundations", "02_vae", "03_gan", "04_autoregressive_gru",
+NOT_YET = {"03_gan", "04_autoregressive_gru",
            "05_transformers_gpt"}
 
 
