@@ -23,7 +23,7 @@ def _sinusoidal(n_positions, d, pair_index=False, swapped=False):
     return pe
 
 
-def _cached_call(model, tokens, ids, cache, pos):
+def _cached_call(model, ids, cache, pos):
     return model({"ids": np.array(ids, "int32"), "cache": cache, "pos": np.array([pos], "int32")})
 
 
@@ -31,28 +31,18 @@ def _greedy_no_cache(model, prompt_ids, n):
     # right tokens, quadratic cost: every step re-reads the whole prefix into a fresh cache
     tokens = [int(t) for t in prompt_ids]
     for _ in range(n):
-        out = _cached_call(model, tokens, [tokens], model.empty_cache(1), 0)
+        out = _cached_call(model, [tokens], model.empty_cache(1), 0)
         tokens.append(int(np.argmax(keras.ops.convert_to_numpy(out["logits"])[0, -1])))
     return np.array(tokens)
 
 
-def _greedy_cache_dropped(model, prompt_ids, n):
-    # the cache is not carried: each new token sees only itself
+def _greedy_cached(model, prompt_ids, n, carry_cache=True, shift=0):
     tokens = [int(t) for t in prompt_ids]
-    out = _cached_call(model, tokens, [tokens], model.empty_cache(1), 0)
+    out = _cached_call(model, [tokens], model.empty_cache(1), 0)
     for _ in range(n):
         tokens.append(int(np.argmax(keras.ops.convert_to_numpy(out["logits"])[0, -1])))
-        out = _cached_call(model, tokens, [[tokens[-1]]], model.empty_cache(1), len(tokens) - 1)
-    return np.array(tokens)
-
-
-def _greedy_wrong_position(model, prompt_ids, n):
-    # off by one: the new token is written one position too far
-    tokens = [int(t) for t in prompt_ids]
-    out = _cached_call(model, tokens, [tokens], model.empty_cache(1), 0)
-    for _ in range(n):
-        tokens.append(int(np.argmax(keras.ops.convert_to_numpy(out["logits"])[0, -1])))
-        out = _cached_call(model, tokens, [[tokens[-1]]], out["cache"], len(tokens))
+        cache = out["cache"] if carry_cache else model.empty_cache(1)
+        out = _cached_call(model, [[tokens[-1]]], cache, len(tokens) - 1 + shift)
     return np.array(tokens)
 
 
@@ -68,7 +58,9 @@ WRONG = {
                    lambda n, d: _sinusoidal(n, d, swapped=True)],
     "kv_cache_floats": [lambda n_layer, block_size, n_embd, batch_size=1: n_layer * block_size * n_embd * batch_size,
                         lambda n_layer, block_size, n_embd, batch_size=1: 2 * n_layer * block_size * n_embd],
-    "greedy_with_cache": [_greedy_no_cache, _greedy_cache_dropped, _greedy_wrong_position],
+    "greedy_with_cache": [_greedy_no_cache,
+                          lambda m, p, n: _greedy_cached(m, p, n, carry_cache=False),   # each token sees only itself
+                          lambda m, p, n: _greedy_cached(m, p, n, shift=1)],            # position off by one
     "gpt_parameters": [lambda *a: _parameters(*a, final_norm=False),
                        lambda *a: _parameters(*a, positions=False),
                        lambda *a: _parameters(*a, biases=8)],                 # forgets one C-wide bias
