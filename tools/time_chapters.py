@@ -79,9 +79,8 @@ def gpu_memory(roots):
 
 def describe_backend(env):
     """'jax 0.10.2 on cuda:0' style line, from a short child process (the backend's own import)."""
-    code = ("import keras, genlib; from genlib.backend import accelerators; "
-            "from genlib.config import _backend_version as v; b = keras.backend.backend(); "
-            "print(b, v(b), 'on', ', '.join(accelerators()) or 'CPU only')")
+    code = ("import os, genlib; r = genlib.env_report(file=open(os.devnull, 'w')); "
+            "print(r['backend'], r['backend_version'], 'on', r['accelerators'])")
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True)
     return result.stdout.strip() or f"unknown ({result.stderr.strip().splitlines()[-1:]})"
 
@@ -141,7 +140,7 @@ def main():
 
     header = (f"profile {args.profile}, {backend}, {os.cpu_count()} CPUs, "
               f"{args.jobs} chapter{'s' if args.jobs > 1 else ''} at a time")
-    memory = has_gpu_tool
+    memory = has_gpu_tool  # a peak-memory column only where nvidia-smi can read one
     lines = [header, "",
              "| chapter | wall time |" + (" peak GPU memory |" if memory else "") + " result |",
              "| --- | ---: |" + (" ---: |" if memory else "") + " --- |"]
