@@ -1,0 +1,120 @@
+"""No run figure is typed into a chapter's prose (issue 17).
+
+A number that a run produces (a loss, an accuracy, a time, a ratio) drifts as soon as code,
+data or versions change, so the markdown of a chapter never types one: it is glued in from
+the run's own output with MyST-NB (``glue("key", value, display=False)`` in a code cell,
+``{glue:text}`key:.3f``` in the markdown), or the text says "the table above shows".
+
+This test reads every markdown cell and flags the numbers that look like measurements:
+- every decimal number (``0.708``, ``94.5``);
+- every percentage (``71 %``);
+- every number with a unit of a run: seconds, minutes, nats, bits, tokens/s, ``×``.
+Math (``$...$``), code spans, glue roles, link targets, section numbers (``§3.1``) and the
+References section are not prose figures. A flagged number that is a constant, not a
+measurement (a hyperparameter, a paper's published value, a definition), is listed in
+``ALLOWED`` below with the reason; everything else must be glued or rephrased.
+"""
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+CHAPTERS = sorted((Path(__file__).resolve().parents[1] / "chapters").glob("[0-9][0-9]_*.ipynb"))
+
+# chapter prefix -> {literal as it appears in the prose: why it is not a run figure}
+ALLOWED = {
+    "00": {
+    },
+    "01": {
+    },
+    "02": {
+    },
+    "03": {
+    },
+    "04": {
+    },
+    "05": {
+    },
+    "06": {
+    },
+    "07": {
+    },
+    "08": {
+    },
+    "09": {
+    },
+}
+
+_STRIP = [
+    re.compile(r"```.*?```", re.S),                  # fenced code
+    re.compile(r"\$\$.*?\$\$", re.S),                # display math
+    re.compile(r"(?<!\\)\$[^$\n]+?(?<!\\)\$"),       # inline math
+    re.compile(r"\{glue(?::\w+)?\}`[^`]*`"),         # glued values
+    re.compile(r"`[^`\n]*`"),                        # code spans
+    re.compile(r"\]\([^)]*\)"),                      # link targets
+    re.compile(r"<[^>\n]+>"),                        # html tags
+    re.compile(r"§\s?\d+(?:\.\d+)*(?:[–-]\d+(?:\.\d+)*)?"),  # section numbers of the sources
+    re.compile(r"arXiv:\s?\d+\.\d+", re.I),
+]
+_UNIT = r"(?:s|sec|seconds?|min|minutes?|ms|h|hours?|nats?|bits?(?:/dim)?|tokens?/s|tok/s|steps?/s|×|x)\b"
+_FIGURE = re.compile(
+    rf"(?<![\w.])(?:\d+\.\d+(?:\s?%)?|\d+\s?%|\d+(?:\.\d+)?\s{_UNIT}|\d+(?:\.\d+)?(?:nats?|bits?|×)(?!\s?\d))"
+)
+
+
+def prose(nb):
+    """(cell index, text) of each markdown cell before the References heading, stripped."""
+    for i, cell in enumerate(nb["cells"]):
+        if cell["cell_type"] != "markdown":
+            continue
+        text = "".join(cell["source"])
+        if re.match(r"#+\s*References", text.lstrip()):
+            break
+        for pattern in _STRIP:
+            text = pattern.sub(" ", text)
+        yield i, text
+
+
+def figures(path):
+    """Every unglued number in the prose of chapter ``path`` that looks like a measurement."""
+    nb = json.loads(Path(path).read_text())
+    allowed = ALLOWED.get(Path(path).name[:2], {})
+    found = []
+    for i, text in prose(nb):
+        for m in _FIGURE.finditer(text):
+            literal = m.group(0)
+            if literal not in allowed:
+                line = text[max(0, m.start() - 40):m.end() + 20].replace("\n", " ")
+                found.append(f"cell {i}: {literal!r} in ...{line}...")
+    return found
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name[:2])
+def test_no_unglued_run_figures(path):
+    found = figures(path)
+    assert not found, (
+        f"{path.name}: numbers in the prose that look like run figures; glue them from the "
+        f"run (MyST-NB glue) or, if one is a constant, list it in ALLOWED with why:\n  "
+        + "\n  ".join(found)
+    )
+
+
+def test_allowed_entries_are_used():
+    """An ALLOWED entry that no prose contains any more is stale."""
+    for prefix, entries in ALLOWED.items():
+        (path,) = [p for p in CHAPTERS if p.name.startswith(prefix)]
+        text = " ".join(t for _, t in prose(json.loads(path.read_text())))
+        for literal in entries:
+            assert literal in text, f"{path.name}: ALLOWED entry {literal!r} is not in the prose"
+
+
+def test_the_rule_catches_figures():
+    """The detector flags typed results and leaves sections, math and glue alone."""
+    nb = {"cells": [{"cell_type": "markdown", "source": [
+        "Accuracy went from 68.4 % to 71 % in 188 s, a loss of 1.776 nats and 3× faster. "
+        "Source 001 §3.1.2 and $\\beta = 0.9$, `lr=0.001`, {glue:text}`acc:.1f`, 7 × 7 blocks, "
+        "the 8s and 1s classes."]}]}
+    hits = [m.group(0) for _, t in prose(nb) for m in _FIGURE.finditer(t)]
+    assert hits == ["68.4 %", "71 %", "188 s", "1.776 nats", "3×"], hits
