@@ -118,3 +118,18 @@ def test_the_rule_catches_figures():
         "the 8s and 1s classes."]}]}
     hits = [m.group(0) for _, t in prose(nb) for m in _FIGURE.finditer(t)]
     assert hits == ["68.4 %", "71 %", "188 s", "1.776 nats", "3×"], hits
+
+
+_ROLE = re.compile(r"\{glue(?::\w+)?\}`(?:[^`:]*::)?([^`:]+)(?::[^`]*)?`")
+_GLUE_CALL = re.compile(r"""\bglue\(\s*["']([^"']+)["']""")
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name[:2])
+def test_every_glued_key_is_glued_by_the_chapter(path):
+    """A glue role in the prose names a key that a code cell of the same chapter glues."""
+    nb = json.loads(path.read_text())
+    used = {k for c in nb["cells"] if c["cell_type"] == "markdown"
+            for k in _ROLE.findall("".join(c["source"]))}
+    glued = {k for c in nb["cells"] if c["cell_type"] == "code"
+             for k in _GLUE_CALL.findall("".join(c["source"]))}
+    assert not used - glued, f"{path.name}: prose pastes keys no cell glues: {sorted(used - glued)}"
