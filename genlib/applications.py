@@ -1,5 +1,5 @@
-"""Tools of three fields for chapter 08 ("Applications on real data"): chorale tokens and
-music statistics, a small synthesiser, SMILES metrics with RDKit, and a 2-D navigation task.
+"""Tools of three fields for chapter 08 ("Core concepts"): chorale tokens and music
+statistics, a small synthesiser, SMILES metrics with RDKit, and a 2-D navigation task.
 
 Music ("Music: Bach chorales"). A chorale is four voices (soprano, alto, tenor, bass) on
 an eighth-note grid, ``pitches`` (T, 4) MIDI numbers (0: rest) and ``onsets`` (T, 4)

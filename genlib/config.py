@@ -1,4 +1,5 @@
-"""Run profiles, seeding and the environment report (chapter 00, "How chapters use genlib").
+"""Run profiles, seeding and the environment report (chapter 00, "How chapters use genlib
+and the run profiles").
 
 Every chapter sizes its data and training through one call::
 

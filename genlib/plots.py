@@ -1,4 +1,4 @@
-"""Pictures the chapters share (chapter 00, "Looking at data").
+"""Pictures the chapters share (chapter 00, "MNIST").
 
 Each function draws into a Matplotlib axes (a new figure when none is given) and
 returns it, so a chapter can place several plots side by side.

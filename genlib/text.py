@@ -1,5 +1,5 @@
 """Characters to integers and back, and the training windows of a language model
-(chapter 00, "Data"; chapter 04, "Training data for next-character prediction").
+(chapter 00, "Data"; chapter 04, "Data: Shakespeare as characters").
 
 Both the GRU of chapter 04 and the mini-GPT of chapter 05 learn
 p(x_t | x_<t) on characters: they read a window ``x[i : i + T]`` and are trained
