@@ -30,9 +30,8 @@ resetting h between steps (a bug some tutorials shipped) gives a different, wron
 import keras
 import numpy as np
 
-from genlib.config import rng as make_rng
-from genlib.sampling import check_generate_args, sample
-from genlib.text import CharTokenizer, bits_per_token, check_token_data, evaluate_nats, preset_config  # noqa: F401  (bits_per_token: chapter 04 imports it from here)
+from genlib.models.causal_lm import CausalLM
+from genlib.text import bits_per_token  # noqa: F401  (chapter 04 imports it from here)
 
 # Named sizes, as minGPT has. "tutorial" is the model of the TensorFlow text
 # generation tutorial (Embedding 256 -> GRU 1024), the benchmark's reference.
@@ -45,7 +44,7 @@ PRESETS = {
 
 
 @keras.saving.register_keras_serializable(package="genlib")
-class CharGRU(keras.Model):
+class CharGRU(CausalLM):
     """Embedding -> ``num_layers`` GRU layers -> Dense logits.
 
     ``call(ids)``: int ids (batch, T) -> logits (batch, T, vocab_size), where
@@ -55,25 +54,17 @@ class CharGRU(keras.Model):
 
     ``tokenizer``: an optional ``genlib.text.CharTokenizer``; it is saved with the
     model (in its config), so a loaded ``.keras`` file can read and write text.
+    What both language models share (checks, presets, ``fit``, ``generate``,
+    ``generate_text``, ``evaluate_nats``) is ``genlib.models.causal_lm.CausalLM``.
     """
+
+    PRESETS = PRESETS
 
     def __init__(self, vocab_size, embedding_dim=64, units=256, num_layers=1, dropout=0.0,
                  tokenizer=None, **kwargs):
-        super().__init__(**kwargs)
-        if isinstance(tokenizer, dict):
-            tokenizer = CharTokenizer.from_config(tokenizer)
-        for name, value in (("vocab_size", vocab_size), ("embedding_dim", embedding_dim),
-                            ("units", units), ("num_layers", num_layers)):
-            if int(value) != value or value < 1:
-                raise ValueError(f"{name} must be an integer >= 1, got {value}")
-        if not 0 <= dropout < 1:
-            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
-        if tokenizer is not None and tokenizer.vocab_size != vocab_size:
-            raise ValueError(
-                f"the tokenizer has {tokenizer.vocab_size} characters but vocab_size={vocab_size}")
-        self.vocab_size, self.embedding_dim = int(vocab_size), int(embedding_dim)
-        self.units, self.num_layers, self.dropout = int(units), int(num_layers), float(dropout)
-        self.tokenizer = tokenizer
+        super().__init__(vocab_size, dict(embedding_dim=embedding_dim, units=units, num_layers=num_layers),
+                         dropout, tokenizer, **kwargs)
+        self.embedding_dim, self.units, self.num_layers = int(embedding_dim), int(units), int(num_layers)
         self.embedding = keras.layers.Embedding(self.vocab_size, self.embedding_dim, name="embedding")
         # reset_after=True (Keras' default) applies the reset gate after the recurrent
         # matrix product: chapter 04, "Recurrent networks and the GRU".
@@ -84,11 +75,6 @@ class CharGRU(keras.Model):
         # every weight exists from the start, as in MiniGPT: a fresh model can be
         # restored by genlib.training.resumable, saved or counted before any call
         self.build((None, None))
-
-    @classmethod
-    def from_preset(cls, name, vocab_size=None, tokenizer=None, **overrides):
-        """``CharGRU.from_preset("small", tokenizer=tok)``; sizes from :data:`PRESETS`."""
-        return cls(**preset_config(PRESETS, name, vocab_size, tokenizer, overrides))
 
     def build(self, input_shape=(None, None)):
         if self.built:  # built in __init__; a later model.build(shape) has nothing to add
@@ -101,22 +87,6 @@ class CharGRU(keras.Model):
             shape = (batch, steps, self.units)
         self.head.build(shape)
         self.built = True
-
-    def fit(self, x=None, y=None, *args, **kwargs):
-        """``keras.Model.fit``, after checking token ids against the vocabulary.
-
-        Arrays, tensors and a ``genlib.text.WindowDataset`` are checked
-        (``genlib.text.check_token_data``): an id outside ``0..vocab_size - 1`` raises
-        ``ValueError`` instead of training on a wrong embedding row or a NaN loss.
-        Other datasets (``tf.data``, generators) are not checked.
-        """
-        x, y = check_token_data(x, y, self.vocab_size)
-        return super().fit(x, y, *args, **kwargs)
-
-    def evaluate(self, x=None, y=None, *args, **kwargs):
-        """``keras.Model.evaluate``, with the token-id checks of :meth:`fit`."""
-        x, y = check_token_data(x, y, self.vocab_size)
-        return super().evaluate(x, y, *args, **kwargs)
 
     def call(self, ids, states=None, return_states=False, training=False):
         if states is not None and len(states) != self.num_layers:
@@ -152,53 +122,29 @@ class CharGRU(keras.Model):
         """The all-zero state each layer starts from: a list of (batch_size, units)."""
         return [keras.ops.zeros((batch_size, self.units)) for _ in range(self.num_layers)]
 
-    def generate(self, prompt_ids, max_new_tokens, temperature=1.0, top_k=None, top_p=None, seed=None, watermark=None):
-        """Continue ``prompt_ids`` by ``max_new_tokens`` sampled tokens.
+    def generate_step(self, ids, max_new_tokens, next_token):
+        """Generation with a carried state (chapter 04, "Carrying the state: one step per
+        character"): ids (B, T) -> (B, T + max_new_tokens).
 
-        ``prompt_ids``: (T,) or (batch, T) ints, T >= 1. Returns a NumPy int array of
-        shape (T + max_new_tokens,) or (batch, T + max_new_tokens): the prompt followed
-        by the new tokens. The prompt is read once; each new token then costs one
-        recurrent step from the carried state h_t. Sampling (temperature, top-k,
-        top-p) is ``genlib.sampling.sample``; ``seed`` makes it repeatable, and
-        ``seed=None`` follows ``genlib.seed``. Chapter 04, "Carrying the state: one
-        step per character". ``watermark``: a ``genlib.sampling.Watermark`` marks the
-        new tokens (chapter 09, "Telling generated text from real: a watermark").
+        ``CausalLM.generate`` checks the arguments and hands over ``next_token``, the
+        course's sampler. The prompt is read once; each new token then costs one
+        recurrent step from the carried state h_t.
         """
-        ids, single = check_generate_args(prompt_ids, max_new_tokens, self.vocab_size, temperature, top_k, top_p,
-                                           watermark)
-        rng = make_rng(seed)
         out = [ids]
         logits, states = self(ids.astype("int32"), return_states=True)
         logits = logits[:, -1, :]
-        for _ in range(int(max_new_tokens)):
-            token = sample(keras.ops.convert_to_numpy(logits), temperature, top_k, top_p, rng=rng,
-                           watermark=watermark, previous=out[-1][:, -1])
+        for _ in range(max_new_tokens):
+            token = next_token(logits, previous=out[-1][:, -1])
             out.append(token[:, None])
             logits, states = self.step(token.astype("int32"), states)
-        out = np.concatenate(out, axis=1)
-        return out[0] if single else out
+        return np.concatenate(out, axis=1)
 
-    def generate_text(self, prompt, max_new_tokens, **sampling):
-        """``generate`` on text: ``str -> str`` (prompt included); needs the tokenizer."""
-        if self.tokenizer is None:
-            raise ValueError("this CharGRU has no tokenizer; pass tokenizer= when creating it")
-        ids = self.generate(self.tokenizer.encode(prompt), max_new_tokens, **sampling)
-        return self.tokenizer.decode(ids)
-
-    def evaluate_nats(self, ids, block_size=256, batch_size=64):
-        """Mean cross-entropy in nats per token of predicting ``ids[1:]``, every token once.
-
-        The text is cut into windows of ``block_size`` (``genlib.text.evaluate_nats``),
-        each read from the zero state. Divide by ``ln 2`` for bits per character
-        (:func:`genlib.text.bits_per_token`; chapter 04, "The chain rule of probability").
-        """
-        return evaluate_nats(lambda x: self.predict(x, batch_size=batch_size, verbose=0), ids,
-                             block_size, batch_size, vocab_size=self.vocab_size)
+    def _eval_block_size(self, block_size):
+        # the GRU reads any length; each window starts from the zero state
+        return 256 if block_size is None else block_size
 
     def get_config(self):
         config = super().get_config()
-        config.update(vocab_size=self.vocab_size, embedding_dim=self.embedding_dim, units=self.units,
-                      num_layers=self.num_layers, dropout=self.dropout,
-                      tokenizer=None if self.tokenizer is None else self.tokenizer.get_config())
+        config.update(embedding_dim=self.embedding_dim, units=self.units, num_layers=self.num_layers)
         return config
 

@@ -36,9 +36,7 @@ import keras
 import numpy as np
 
 from genlib.backend import inference_function
-from genlib.config import rng as make_rng
-from genlib.sampling import check_generate_args, sample
-from genlib.text import CharTokenizer, check_token_data, evaluate_nats, preset_config
+from genlib.models.causal_lm import CausalLM
 
 # Named configurations, as minGPT has. "baby" is the small character-level GPT that
 # nanoGPT suggests for a laptop CPU, and the benchmark's configuration.
@@ -157,7 +155,7 @@ class Block(_GPTLayer):
 
 
 @keras.saving.register_keras_serializable(package="genlib")
-class MiniGPT(keras.Model):
+class MiniGPT(CausalLM):
     """A GPT-2-style decoder: ``MiniGPT(vocab_size, block_size, n_layer, n_head, n_embd)``.
 
     ``call(ids)``: int ids (B, T), T <= block_size -> logits (B, T, vocab_size), where
@@ -172,24 +170,18 @@ class MiniGPT(keras.Model):
     generates on TensorFlow, JAX and PyTorch.
 
     ``tokenizer``: an optional ``genlib.text.CharTokenizer``, saved in the config.
+    What both language models share (checks, presets, ``fit``, ``generate``,
+    ``generate_text``, ``evaluate_nats``) is ``genlib.models.causal_lm.CausalLM``.
     """
+
+    PRESETS = PRESETS
 
     def __init__(self, vocab_size, block_size, n_layer, n_head, n_embd, dropout=0.0, bias=False,
                  tokenizer=None, **kwargs):
-        super().__init__(**kwargs)
-        if isinstance(tokenizer, dict):
-            tokenizer = CharTokenizer.from_config(tokenizer)
-        for name, value in (("vocab_size", vocab_size), ("block_size", block_size), ("n_layer", n_layer),
-                            ("n_head", n_head), ("n_embd", n_embd)):
-            if int(value) != value or value < 1:
-                raise ValueError(f"{name} must be an integer >= 1, got {value}")
-        if not 0 <= dropout < 1:
-            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
-        if tokenizer is not None and tokenizer.vocab_size != vocab_size:
-            raise ValueError(f"the tokenizer has {tokenizer.vocab_size} characters but vocab_size={vocab_size}")
-        self.vocab_size, self.block_size = int(vocab_size), int(block_size)
-        self.n_layer, self.n_head, self.n_embd = int(n_layer), int(n_head), int(n_embd)
-        self.dropout, self.bias, self.tokenizer = float(dropout), bool(bias), tokenizer
+        super().__init__(vocab_size, dict(block_size=block_size, n_layer=n_layer, n_head=n_head, n_embd=n_embd),
+                         dropout, tokenizer, **kwargs)
+        self.block_size, self.n_layer = int(block_size), int(n_layer)
+        self.n_head, self.n_embd, self.bias = int(n_head), int(n_embd), bool(bias)
         self.head_dim = self.n_embd // self.n_head
         self.wte = keras.layers.Embedding(self.vocab_size, self.n_embd, embeddings_initializer=_normal(0.02),
                                           name="wte")
@@ -201,11 +193,6 @@ class MiniGPT(keras.Model):
         self.ln_f = keras.layers.LayerNormalization(epsilon=1e-5, center=self.bias, name="ln_f")
         # every weight exists from the start (as in nanoGPT), whatever the first input is
         self.build((None, self.block_size))
-
-    @classmethod
-    def from_preset(cls, name, vocab_size=None, tokenizer=None, **overrides):
-        """``MiniGPT.from_preset("baby", tokenizer=tok)``; sizes from :data:`PRESETS`."""
-        return cls(**preset_config(PRESETS, name, vocab_size, tokenizer, overrides))
 
     def build(self, input_shape=None):
         self.wte.build((None, None))
@@ -294,16 +281,13 @@ class MiniGPT(keras.Model):
                              "pos": np.full(len(token), position, "int32")})
         return out["cache"], keras.ops.convert_to_numpy(out["logits"])[:, 0]
 
-    def generate(self, prompt_ids, max_new_tokens, temperature=1.0, top_k=None, top_p=None, seed=None,
-                 use_cache=True, watermark=None):
-        """Continue ``prompt_ids`` by ``max_new_tokens`` sampled tokens.
+    def generate_step(self, ids, max_new_tokens, next_token, use_cache=True):
+        """Generation over a window of ``block_size`` tokens (chapter 05, "Sampling from the
+        mini-GPT" and "The KV cache"): ids (B, T) -> (B, T + max_new_tokens).
 
-        ``prompt_ids``: (T,) or (B, T) ints, T >= 1. Returns a NumPy int64 array of shape
-        (T + max_new_tokens,) or (B, T + max_new_tokens): the prompt, then the new tokens.
-        The model sees at most the last ``block_size`` tokens (a longer prompt is cropped,
-        with a warning). Sampling is ``genlib.sampling.sample``; ``seed`` repeats it, and
-        ``seed=None`` follows ``genlib.seed``. ``watermark``: a ``genlib.sampling.Watermark``
-        marks the new tokens (chapter 09, "Telling generated text from real: a watermark").
+        ``CausalLM.generate`` checks the arguments and hands over ``next_token``, the
+        course's sampler; pass ``use_cache`` to ``generate``. The model sees at most the
+        last ``block_size`` tokens (a longer prompt is cropped, with a warning).
 
         ``use_cache=False`` re-reads the last ``block_size`` tokens for every new token.
         ``use_cache=True`` reads the prompt once into the key/value cache, then runs one
@@ -313,21 +297,18 @@ class MiniGPT(keras.Model):
         again, so the context there is between half a window and a window long, where
         ``use_cache=False`` always sees a full window.
         """
-        ids, single = check_generate_args(prompt_ids, max_new_tokens, self.vocab_size, temperature, top_k, top_p,
-                                           watermark)
         if ids.shape[1] > self.block_size:
             warnings.warn(f"the prompt has {ids.shape[1]} tokens; the model reads only the last "
-                          f"block_size={self.block_size} of them", stacklevel=2)
-        rng = make_rng(seed)
+                          f"block_size={self.block_size} of them", stacklevel=3)
         out = ids
         if use_cache:
             window = out[:, -self.block_size:]
             cache, logits = self._prefill(window)
             filled = window.shape[1]
-        for _ in range(int(max_new_tokens)):
+        for _ in range(max_new_tokens):
             if not use_cache:
                 logits = self._window_logits(out[:, -self.block_size:])
-            token = sample(logits, temperature, top_k, top_p, rng=rng, watermark=watermark, previous=out[:, -1])
+            token = next_token(logits, previous=out[:, -1])
             out = np.concatenate([out, token[:, None]], axis=1)
             if use_cache:
                 if filled == self.block_size:
@@ -338,38 +319,12 @@ class MiniGPT(keras.Model):
                 else:
                     cache, logits = self._step(token, cache, filled)
                     filled += 1
-        return out[0] if single else out
+        return out
 
-    def generate_text(self, prompt, max_new_tokens, **sampling):
-        """``generate`` on text: ``str -> str`` (prompt included); needs the tokenizer."""
-        if self.tokenizer is None:
-            raise ValueError("this MiniGPT has no tokenizer; pass tokenizer= when creating it")
-        return self.tokenizer.decode(self.generate(self.tokenizer.encode(prompt), max_new_tokens, **sampling))
-
-    def evaluate_nats(self, ids, batch_size=64):
-        """Mean cross-entropy in nats per token of predicting ``ids[1:]``, every token once.
-
-        Windows of ``block_size`` (``genlib.text.evaluate_nats``); chapter 05,
-        "Training the mini-GPT on Shakespeare".
-        """
-        return evaluate_nats(lambda x: self.predict(x, batch_size=batch_size, verbose=0), ids,
-                             self.block_size, batch_size, vocab_size=self.vocab_size)
-
-    def fit(self, x=None, y=None, *args, **kwargs):
-        """``keras.Model.fit``, after checking token ids against the vocabulary.
-
-        Arrays, tensors and a ``genlib.text.WindowDataset`` are checked
-        (``genlib.text.check_token_data``): under XLA an id >= vocab_size would be
-        clamped to the last embedding row and train without an error. Other datasets
-        (``tf.data``, generators) are not checked.
-        """
-        x, y = check_token_data(x, y, self.vocab_size)
-        return super().fit(x, y, *args, **kwargs)
-
-    def evaluate(self, x=None, y=None, *args, **kwargs):
-        """``keras.Model.evaluate``, with the token-id checks of :meth:`fit`."""
-        x, y = check_token_data(x, y, self.vocab_size)
-        return super().evaluate(x, y, *args, **kwargs)
+    def _eval_block_size(self, block_size):
+        if block_size is not None and not 1 <= block_size <= self.block_size:
+            raise ValueError(f"block_size must be in 1..{self.block_size} (the model's window), got {block_size}")
+        return self.block_size if block_size is None else block_size
 
     # --- saving the training recipe -------------------------------------------------
 
@@ -398,9 +353,8 @@ class MiniGPT(keras.Model):
 
     def get_config(self):
         config = super().get_config()
-        config.update(vocab_size=self.vocab_size, block_size=self.block_size, n_layer=self.n_layer,
-                      n_head=self.n_head, n_embd=self.n_embd, dropout=self.dropout, bias=self.bias,
-                      tokenizer=None if self.tokenizer is None else self.tokenizer.get_config())
+        config.update(block_size=self.block_size, n_layer=self.n_layer, n_head=self.n_head, n_embd=self.n_embd,
+                      bias=self.bias)
         return config
 
 
