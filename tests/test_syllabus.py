@@ -2,7 +2,9 @@
 
 A target ``NOTEBOOK › HEADING`` must name an existing notebook and one of its headings,
 unless it is marked ``(planned)``; a planned target whose notebook has since been
-written must exist too, so the mark cannot hide a missing section.
+written must exist too, so the mark cannot hide a missing section. Every row of a source's
+table has four columns, and its Chinese titles are titles of that seed file's headings (or,
+for source 000's FAQ, of its bold questions), exactly as written there.
 """
 
 import json
@@ -42,10 +44,10 @@ def source_rows(text=None):
 
 
 def source_headings(seed):
-    """Headings of a seed file, and its bold FAQ questions, with the markup stripped."""
+    """Titles of a seed file's headings (without their numbers) and of its bold FAQ questions."""
     lines = (SEEDS / seed).read_text(encoding="utf-8").splitlines()
-    return [line.strip().strip("*#- ").strip() for line in lines
-            if re.match(r"#|\s*(?:[*-]\s+)?\*\*", line)]
+    return [re.sub(r"^\d+(?:\.\d+)*\.?\s*", "", line.strip().strip("*#- ").strip())
+            for line in lines if re.match(r"#|\s*(?:[*-]\s+)?\*\*", line)]
 
 
 def bad_chinese_titles(rows):
@@ -58,7 +60,7 @@ def bad_chinese_titles(rows):
         titles = [t.strip() for t in cells[1].split(";")]
         heads = source_headings(seed) if (SEEDS / seed).exists() else []
         for title in titles:
-            if not title or not any(h.endswith(title) for h in heads):
+            if title not in heads:
                 bad.append(f"{seed} § {cells[0]}: {title!r} is not a heading of the seed file")
     return bad
 
@@ -130,6 +132,7 @@ def test_every_seed_file_is_mapped():
 def test_every_source_row_has_a_chinese_title_from_its_seed():
     rows = source_rows()
     assert len(rows) > 80
+    assert all(len(cells) == len(COLUMNS) for _, cells in rows)
     if not SEEDS.exists():
         pytest.skip("the seed files are not checked out next to the repository")
     bad = bad_chinese_titles(rows)
@@ -143,6 +146,8 @@ def test_the_title_check_fails_on_a_wrong_title_or_a_missing_column():
     assert not bad_chinese_titles([(seed, ["2.1", "生成式预训练", "t", "x"])])
     assert bad_chinese_titles([(seed, ["2.1", "生成式后训练", "t", "x"])])       # not in the seed
     assert bad_chinese_titles([(seed, ["1.1", "生成模型是指", "t", "x"])])       # body text, not a heading
+    assert bad_chinese_titles([(seed, ["5.1", "GAN", "t", "x"])])              # part of a heading only
+    assert not bad_chinese_titles([(seed, ["9", "问：GAN 和 VAE 有什么区别？", "t", "x"])])  # a bold question
     assert bad_chinese_titles([(seed, ["2.1", "t", "x"])])                     # the column is missing
     assert bad_chinese_titles([(seed, ["2.1", "生成式预训练; ", "t", "x"])])    # an empty title
     table = "## 000 — G (`%s`)\n\n| § | source title | topic | taught in |\n| --- | --- | --- | --- |\n" % seed
