@@ -26,8 +26,12 @@ CHAPTERS = sorted((Path(__file__).resolve().parents[1] / "chapters").glob("[0-9]
 # chapter prefix -> {literal as it appears in the prose: why it is not a run figure}
 ALLOWED = {
     "00": {
+        "1 nat": "the unit conversion 1 nat = 1/ln 2 bits, a definition",
     },
     "01": {
+        "80 %": "world B's marginal p(x = 2) = 0.80, chosen in the code to build the example",
+        "99 %": "the noise weight of q = 0.01 p + 0.99 u: the share of static samples by construction",
+        "0.5": "exercise 3's binarisation threshold, part of the task",
     },
     "02": {
     },
