@@ -34,6 +34,10 @@ ALLOWED = {
         "0.5": "exercise 3's binarisation threshold, part of the task",
     },
     "02": {
+        "10 %": "chance accuracy for 10 classes, a definition",
+        "5 %": "the decoded grid's lower quantile, np.linspace(0.05, 0.95) in the code",
+        "0.5": "the ROC-AUC of chance, a definition",
+        "1.0": "the ROC-AUC of a perfect detector, a definition",
     },
     "03": {
     },
