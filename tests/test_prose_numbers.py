@@ -40,6 +40,14 @@ ALLOWED = {
         "1.0": "the ROC-AUC of a perfect detector, a definition",
     },
     "03": {
+        "0.2": "source 003's LeakyReLU slope, a hyperparameter",
+        "0.3": "source 003's dropout rate, a hyperparameter",
+        "0.02": "the standard deviation of each ring mode, set in the code",
+        "1 %": "the share of samples that defines a covered mode, set in count_modes",
+        "4×": "the learning-rate ratio 4e-3 / 1e-3 of the ring GAN, set in the code",
+        "0.9": "the smoothed real target of one-sided label smoothing, a hyperparameter",
+        "0.5": "D = 1/2, the equilibrium value of D(x) and D(G(z)), a definition",
+        "90 %": "the pseudo-label confidence threshold, 0.9 in the code",
     },
     "04": {
     },
