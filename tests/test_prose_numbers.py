@@ -26,12 +26,28 @@ CHAPTERS = sorted((Path(__file__).resolve().parents[1] / "chapters").glob("[0-9]
 # chapter prefix -> {literal as it appears in the prose: why it is not a run figure}
 ALLOWED = {
     "00": {
+        "1 nat": "the unit conversion 1 nat = 1/ln 2 bits, a definition",
     },
     "01": {
+        "80 %": "world B's marginal p(x = 2) = 0.80, chosen in the code to build the example",
+        "99 %": "the noise weight of q = 0.01 p + 0.99 u: the share of static samples by construction",
+        "0.5": "exercise 3's binarisation threshold, part of the task",
     },
     "02": {
+        "10 %": "chance accuracy for 10 classes, a definition",
+        "5 %": "the decoded grid's lower quantile, np.linspace(0.05, 0.95) in the code",
+        "0.5": "the ROC-AUC of chance, a definition",
+        "1.0": "the ROC-AUC of a perfect detector, a definition",
     },
     "03": {
+        "0.2": "source 003's LeakyReLU slope, a hyperparameter",
+        "0.3": "source 003's dropout rate, a hyperparameter",
+        "0.02": "the standard deviation of each ring mode, set in the code",
+        "1 %": "the share of samples that defines a covered mode, set in count_modes",
+        "4×": "the learning-rate ratio 4e-3 / 1e-3 of the ring GAN, set in the code",
+        "0.9": "the smoothed real target of one-sided label smoothing, a hyperparameter",
+        "0.5": "D = 1/2, the equilibrium value of D(x) and D(G(z)), a definition",
+        "90 %": "the pseudo-label confidence threshold, 0.9 in the code",
     },
     "04": {
     },
