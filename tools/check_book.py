@@ -141,6 +141,18 @@ def raw_math(text):
     return found
 
 
+def _router(problems):
+    """Abort and record every request to the network; let file:// through."""
+    def route(route):
+        url = route.request.url
+        if url.startswith(("http:", "https:", "ws:", "wss:")):
+            problems.append(f"network request (the site must work offline): {url}")
+            route.abort()
+        else:
+            route.continue_()
+    return route
+
+
 def check_site(html_dir, screenshots=None, chromium=CHROMIUM, timeout_ms=60000, log=print):
     """Check every page; returns {page (relative path): [problems]} for the pages with problems."""
     from playwright.sync_api import sync_playwright
@@ -162,15 +174,7 @@ def check_site(html_dir, screenshots=None, chromium=CHROMIUM, timeout_ms=60000, 
                 page = context.new_page()
                 page.set_default_timeout(timeout_ms)
 
-                def route(route, problems=problems):
-                    url = route.request.url
-                    if url.startswith(("http:", "https:", "ws:", "wss:")):
-                        problems.append(f"network request (the site must work offline): {url}")
-                        route.abort()
-                    else:
-                        route.continue_()
-
-                page.route("**/*", route)
+                page.route("**/*", _router(problems))
                 page.on("pageerror", lambda error, problems=problems: problems.append(f"JavaScript error: {error}"))
                 page.on("console", lambda msg, problems=problems: problems.append(f"console error: {msg.text}")
                         if msg.type == "error" else None)
