@@ -203,6 +203,45 @@ def test_remote_loads_finds_cdn_assets(tmp_path):
     assert "canonical" not in found and "local.js" not in found and "a link is fine" not in found
 
 
+# --- the Sphinx side: glued numbers render; a missing key or anchor fails the build ---------
+
+def _glue_output(name, value):
+    return nbformat.v4.new_output("display_data", data={"application/papermill.record/text/plain": repr(value)},
+                                  metadata={"scrapbook": {"name": name, "mime_prefix": "application/papermill.record/"}})
+
+
+def _sphinx_site(src, glossary_link, role_key):
+    (src / "chapters").mkdir(parents=True)
+    (src / "docs").mkdir()
+    (src / "_static").mkdir()
+    (src / "conf.py").write_bytes((ROOT / "book" / "conf.py").read_bytes())
+    (src / "index.md").write_text("# Home\n\n```{toctree}\nchapters/01_t\ndocs/glossary\n```\n")
+    (src / "docs" / "glossary.md").write_text(f"# Glossary\n\n- [ELBO]({glossary_link})\n")
+    nb = nbformat.v4.new_notebook(metadata={"language_info": {"name": "python"}})
+    nb.cells = [nbformat.v4.new_markdown_cell(f"# T\n\n## The ELBO: a bound\n\nAccuracy {{glue:text}}`{role_key}:.1%`, "
+                                              "[up](#The-ELBO:-a-bound)."),
+                nbformat.v4.new_code_cell("glue(...)", execution_count=1, outputs=[_glue_output("acc", 0.73125)])]
+    book.fix_notebook_anchors(nb)
+    nbformat.write(nb, str(src / "chapters" / "01_t.ipynb"))
+    return subprocess.run([sys.executable, "-m", "sphinx", "-b", "html", "-W", "--keep-going", "-q", str(src),
+                           str(src.parent / "html")], capture_output=True, text=True, timeout=300)
+
+
+def test_sphinx_renders_glue_and_resolves_heading_anchors(tmp_path):
+    done = _sphinx_site(tmp_path / "src", "../chapters/01_t.ipynb#the-elbo-a-bound", "acc")
+    assert done.returncode == 0, done.stderr[-3000:]
+    page = (tmp_path / "html" / "chapters" / "01_t.html").read_text()
+    assert '<span class="pasted-text">73.1%</span>' in page
+    assert 'href="../chapters/01_t.html#the-elbo-a-bound"' in (tmp_path / "html" / "docs" / "glossary.html").read_text()
+
+
+def test_sphinx_fails_on_a_missing_glue_key_or_anchor(tmp_path):
+    done = _sphinx_site(tmp_path / "src", "../chapters/01_t.ipynb#no-such-heading", "accuracy")
+    assert done.returncode != 0
+    assert "No key 'accuracy' found in glue data" in done.stderr, done.stderr[-3000:]
+    assert "no-such-heading" in done.stderr, done.stderr[-3000:]
+
+
 # --- the browser test ------------------------------------------------------------------------
 
 def _mathjax(dest):

@@ -112,6 +112,9 @@ def executed_notebook(source, cell_outputs, metadata):
                 continue
             cell.outputs.append(nbformat.v4.new_output(kind, **fields))
     nb.metadata[META] = dict(metadata)
+    # Sphinx picks the code cells' highlighting from this; a notebook saved without it
+    # would warn (and -W fail the book)
+    nb.metadata.setdefault("language_info", {"name": "python", "pygments_lexer": "ipython3"})
     nbformat.validate(nb)
     return nb
 
