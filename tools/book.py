@@ -332,9 +332,14 @@ def readme_images(profile):
                          "build with BOOK_PROFILE=cpu or gpu first")
     dest = ROOT / "docs" / "images"
     dest.mkdir(parents=True, exist_ok=True)
+    rows = []
     for png in sorted((STAGE / "gallery").glob("*.png")):
         shutil.copy2(png, dest / png.name)
         log(f"  {dest.relative_to(ROOT) / png.name}")
+        caption = GALLERY.get(png.stem, ("", png.stem))[1]
+        rows.append(f"| `{png.stem}` | ![{caption}](docs/images/{png.name}) |")
+    log(f"\nMarkdown for the README (figures from the {profile} profile):\n\n| chapter | result |\n| --- | --- |\n"
+        + "\n".join(rows))
 
 
 def built_profile():
