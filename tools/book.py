@@ -75,11 +75,11 @@ GALLERY = {
     "02_vae": ("8dd015d4", "Samples from the convolutional VAE"),
     "03_gan": ("de431f47", "DCGAN samples during training"),
     "04_autoregressive_gru": ("13250c1d", "Digits generated pixel by pixel by a GRU"),
-    "05_transformers_gpt": ("5f6355cf", "Attention weights of the mini-GPT's heads"),
+    "05_transformers_gpt": ("5f6355cf", "Causal self-attention: the weights of four heads"),
     "06_pretraining_finetuning": ("c048", "The few labelled digits a fine-tuned model learns from"),
-    "07_evaluation": ("c028", "Real and degraded samples, as the metrics see them"),
-    "08_applications": ("c010", "Bach chorales and generated music as piano rolls"),
-    "09_risks_future": ("c032", "Editing a model: before and after"),
+    "07_evaluation": ("c028", "The scoreboard's models' samples beside copied, held-out and blurred real digits"),
+    "08_applications": ("c017", "Two bars of Bach and the mini-GPT's continuation, as a piano roll"),
+    "09_risks_future": ("c048", "A diffusion model (DDPM) turning noise into digits"),
 }
 
 
