@@ -17,6 +17,7 @@ screenshot per page, and fails (exit 1, with the list) on:
 """
 
 import argparse
+import fnmatch
 import html.parser
 import os
 import re
@@ -153,15 +154,17 @@ def _router(problems):
     return route
 
 
-def check_site(html_dir, screenshots=None, chromium=CHROMIUM, timeout_ms=60000, log=print):
-    """Check every page; returns {page (relative path): [problems]} for the pages with problems."""
+def check_site(html_dir, screenshots=None, chromium=CHROMIUM, timeout_ms=60000, log=print, only=None):
+    """Check every page (or those whose relative path matches one of the glob patterns
+    ``only``); returns {page (relative path): [problems]} for the pages with problems."""
     from playwright.sync_api import sync_playwright
 
     html_dir = Path(html_dir).resolve()
     if screenshots:
         Path(screenshots).mkdir(parents=True, exist_ok=True)
     results = {}
-    all_pages = pages(html_dir)
+    all_pages = [p for p in pages(html_dir)
+                 if not only or any(fnmatch.fnmatch(p.relative_to(html_dir).as_posix(), pat) for pat in only)]
     if not all_pages:
         return {"(site)": [f"no HTML pages under {html_dir}"]}
     with sync_playwright() as p:
@@ -208,6 +211,8 @@ def main(argv=None):
     parser.add_argument("html_dir", nargs="?", default=str(ROOT / "build" / "book" / "html"))
     parser.add_argument("--screenshots", default=str(ROOT / "build" / "book-screenshots"))
     parser.add_argument("--chromium", default=CHROMIUM)
+    parser.add_argument("--only", action="append", metavar="GLOB",
+                        help="check only pages whose path matches (repeatable), e.g. --only 'docs/*'")
     args = parser.parse_args(argv)
     if not Path(args.chromium).exists():
         print(f"check_book: no Chromium at {args.chromium} (apt-get install chromium, or --chromium PATH)")
@@ -216,14 +221,14 @@ def main(argv=None):
         print(f"check_book: no site at {args.html_dir} (make book first)")
         return 2
     print(f"check_book: {args.html_dir} in {args.chromium}, screenshots in {args.screenshots}")
-    results = check_site(args.html_dir, args.screenshots, args.chromium)
+    results = check_site(args.html_dir, args.screenshots, args.chromium, only=args.only)
     if results:
         print(f"\ncheck_book: problems on {len(results)} page(s):")
         for rel, problems in results.items():
             for problem in problems:
                 print(f"  {rel}: {problem}")
         return 1
-    print(f"check_book: all {len(pages(args.html_dir))} pages ok")
+    print("check_book: all pages ok")
     return 0
 
 
