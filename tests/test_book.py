@@ -21,19 +21,12 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _load(name, path):
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
+_spec = importlib.util.spec_from_file_location("genlib_book_tool", ROOT / "tools" / "book.py")
+book = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(book)
+capture = book.capture  # tools/nbval_capture.py
+check_book = book._load("genlib_check_book", ROOT / "tools" / "check_book.py")
 
-
-capture = _load("genlib_nbval_capture", ROOT / "tools" / "nbval_capture.py")
-book = _load("genlib_book_tool", ROOT / "tools" / "book.py")
-check_book = _load("genlib_check_book", ROOT / "tools" / "check_book.py")
 
 # a 2x2 red PNG
 PNG = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAIAAAACCAIAAAD91JpzAAAAEklEQVR4nGP4z8DAwMDAxAAGABsAAv3Q1cQAAAAASUVORK5CYII=")
@@ -246,7 +239,7 @@ def test_sphinx_fails_on_a_missing_glue_key_or_anchor(tmp_path):
 
 def _mathjax(dest):
     """MathJax into dest (from the data cache; fetched once if missing), or skip."""
-    data = _load("genlib_data_standalone", ROOT / "genlib" / "data.py")
+    data = book._load("genlib_data_standalone", ROOT / "genlib" / "data.py")
     try:
         book.stage_mathjax(dest)
     except data.DataUnavailableError as error:
