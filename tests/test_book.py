@@ -235,6 +235,20 @@ def test_sphinx_fails_on_a_missing_glue_key_or_anchor(tmp_path):
     assert "no-such-heading" in done.stderr, done.stderr[-3000:]
 
 
+def test_mathjax_unavailable_names_the_file_to_copy(tmp_path, monkeypatch):
+    data = book._load("genlib_data_standalone", ROOT / "genlib" / "data.py")
+    monkeypatch.setenv("GENLIB_DATA", str(tmp_path / "cache"))
+    monkeypatch.setenv("PATH", str(tmp_path))  # no npm
+    for var in ("https_proxy", "HTTPS_PROXY"):
+        monkeypatch.setenv(var, "http://127.0.0.1:9")  # nothing listens there
+    monkeypatch.setenv("GENLIB_NET_TIMEOUT", "5")
+    with pytest.raises(data.DataUnavailableError) as error:
+        book.mathjax_tarball()
+    message = str(error.value)
+    assert "npm is not installed" in message and "Connection refused" in message
+    assert str(tmp_path / "cache" / book.MATHJAX_TGZ) in message and book.MATHJAX_SHA256 in message
+
+
 # --- the browser test ------------------------------------------------------------------------
 
 def _mathjax(dest):

@@ -235,7 +235,15 @@ def mathjax_tarball():
     sources = [data.Source("npm pack", MATHJAX_TGZ, MATHJAX_SHA256, by_npm, manual),
                data.Source("npm registry", MATHJAX_TGZ, MATHJAX_SHA256, lambda dest: data._download(MATHJAX_URL, dest),
                            manual)]
-    return data.fetch(sources, f"MathJax {MATHJAX_VERSION} for the book")
+    try:
+        return data.fetch(sources, f"MathJax {MATHJAX_VERSION} for the book")
+    except data.DataUnavailableError as error:
+        tried = str(error).split("What to do:")[0].strip()
+        raise data.DataUnavailableError(
+            f"{tried}\nWhat to do: connect to the internet (npm's registry, or a mirror of it set with "
+            f"`npm config set registry ...`) and run `make book` again, or copy the file by hand to exactly "
+            f"{data.data_dir() / MATHJAX_TGZ} (SHA-256 {MATHJAX_SHA256}): {manual}. The built site itself "
+            f"never needs the network.") from None
 
 
 def stage_mathjax(dest):
