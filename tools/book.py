@@ -46,7 +46,10 @@ HTML = BUILD / "book" / "html"
 
 
 def _load(name, path):
-    """Import a file as a module without importing its package (genlib's __init__ pulls in Keras)."""
+    """Import a file as a module without importing its package (genlib's __init__ pulls in Keras);
+    once per name."""
+    if name in sys.modules:
+        return sys.modules[name]
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
