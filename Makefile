@@ -9,7 +9,7 @@ PYTEST := $(BIN)/python -m pytest
 # Jupyter refuses to run as root (containers, CI) unless told to.
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: lab test test-cpu test-backends data kernel install bench student grade formgrade clean help
+.PHONY: lab test test-cpu test-backends data kernel install bench student grade formgrade book book-check readme-images clean help
 
 help:
 	@echo "make lab            install, fetch data, start JupyterLab on chapters/"
@@ -21,6 +21,9 @@ help:
 	@echo "make student        the student edition of every chapter in student/ (nbgrader; CHAPTERS=... for some)"
 	@echo "make formgrade      JupyterLab in the repository root: Nbgrader > Formgrader grades written answers by hand"
 	@echo "make grade          autograde SUBMISSIONS=folder (folder/<student>/<chapter>.ipynb) with nbgrader: grades.csv"
+	@echo "make book           the book: every chapter executed (BOOK_PROFILE=cpu; cached) as a website in build/book/html"
+	@echo "make book-check     open every page of the book in headless Chromium (offline); screenshots in build/book-screenshots"
+	@echo "make readme-images  copy the book's gallery (a cpu or gpu build) to docs/images/ for the README"
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -45,8 +48,10 @@ lab: data kernel
 TESTS ?= tests chapters
 JOBS ?= 2
 PARALLEL := $(if $(filter-out 1,$(JOBS)),-n $(JOBS) --dist loadscope)
+# Every chapter nbval runs is kept, executed, in build/executed/smoke (tools/nbval_capture.py):
+# `make book BOOK_PROFILE=smoke` afterwards executes nothing.
 test: data
-	GENLIB_PROFILE=smoke $(PYTEST) $(PARALLEL) --nbval-lax $(TESTS)
+	GENLIB_PROFILE=smoke GENLIB_EXECUTED=build/executed/smoke $(PYTEST) $(PARALLEL) --nbval-lax $(TESTS)
 
 # The learner's profile: every assertion, the gated ones included; one chapter at a time
 # with its wall time. One chapter: make test-cpu CHAPTERS=chapters/07_evaluation.ipynb
@@ -86,6 +91,20 @@ grade: data
 # course folder build/course under the server's root: the repository root.
 formgrade: kernel
 	$(BIN)/jupyter lab --no-browser --ip=127.0.0.1 $(ALLOW_ROOT)
+
+# The book (README, "The book"): chapters executed with nbval in BOOK_PROFILE (an execution
+# cache in build/executed/<profile>: only changed chapters re-run, JOBS at once), then
+# Sphinx + MyST-NB into build/book/html, which works opened from disk with no network.
+BOOK_PROFILE ?= cpu
+book: data
+	$(BIN)/python tools/book.py --profile $(BOOK_PROFILE) --jobs $(JOBS)
+
+# Headless Chromium (Debian's chromium package) on every page of build/book/html.
+book-check: install
+	$(BIN)/python tools/check_book.py build/book/html --screenshots build/book-screenshots
+
+readme-images: install
+	$(BIN)/python tools/book.py --readme-images
 
 clean:
 	rm -rf $(VENV) build *.egg-info
