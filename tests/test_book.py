@@ -2,8 +2,9 @@
 helpers, the offline check of the built HTML and the browser test (tools/check_book.py).
 
 The browser test needs Debian's chromium (/usr/bin/chromium; CI installs it) and skips
-with a message without it. None of these tests imports Keras, so they take the same few
-seconds on every backend.
+with a message without it. None of these tests depends on the Keras backend (the nbval
+runs they start pick their own), so they run once, in `make test`, and not again for each
+backend of `make test-backends`.
 """
 
 import base64
@@ -19,6 +20,8 @@ import nbformat
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.skipif(os.environ.get("KERAS_BACKEND", "tensorflow") != "tensorflow",
+                                reason="backend-independent; runs with the default backend")
 
 
 _spec = importlib.util.spec_from_file_location("genlib_book_tool", ROOT / "tools" / "book.py")
