@@ -147,7 +147,9 @@ def _flag(name):
 def _shown(value):
     if isinstance(value, (list, tuple)):
         return " ".join(map(str, value))
-    return "(off)" if value is False else "(on)" if value is True else str(value)
+    if isinstance(value, bool):
+        return "(on)" if value else "(off)"
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def check_goals(results, args, parser):

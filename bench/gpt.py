@@ -228,6 +228,8 @@ def parse(argv=None):
     parser.add_argument("--models", default="keras,torch", help="which of keras,torch to run")
     parser.add_argument("--worker", choices=["keras", "torch"], help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.iters <= 100:
+        parser.error(f"--iters must exceed the 100 warm-up steps, got {args.iters}")
     unknown = set(args.models.split(",")) - {"keras", "torch"}
     if unknown:
         parser.error(f"unknown model(s) {', '.join(sorted(unknown))}: --models takes keras, torch")

@@ -65,7 +65,7 @@ def test_goal_met_missed_and_not_judged():
     parser, short = parsed("--seconds", "20")
     verdict, why = GOAL.judge(98.1, short, parser)
     assert verdict == "not judged", "a goal stated at 300 s says nothing of a 20-second run"
-    assert why == "stated at --seconds 300; this run: --seconds 20.0"
+    assert why == "stated at --seconds 300; this run: --seconds 20"
     strict = common.Goal("under 10 s", "<", 10)
     assert strict.judge(10.0, args, parser)[0] == "MISSED" and strict.judge(9.99, args, parser)[0] == "met"
     with pytest.raises(ValueError, match="op"):
