@@ -35,6 +35,19 @@ def positive_seconds(text):
     return seconds
 
 
+def names(*choices):
+    """argparse type of a comma-separated list of some of ``choices``, such as
+    ``--models dcgan,mlp``: gives the list, or a usage error naming the choices."""
+    def parse(text):
+        chosen = text.split(",")
+        unknown = sorted(set(chosen) - set(choices))
+        if unknown:
+            raise argparse.ArgumentTypeError(f"unknown {', '.join(map(repr, unknown))}: "
+                                             f"a comma-separated list of {', '.join(choices)}")
+        return chosen
+    return parse
+
+
 def parser(doc, seconds=None, seed=0):
     """An ``argparse`` parser with the flags every benchmark shares.
 

@@ -42,17 +42,14 @@ def train(gan, x, args):
 
 def parse(argv=None):
     parser = common.parser(__doc__, seconds=300)
-    parser.add_argument("--models", default="dcgan,mlp", help="comma-separated: dcgan, mlp")
+    parser.add_argument("--models", type=common.names("dcgan", "mlp"), default="dcgan,mlp",
+                        help="comma-separated: dcgan, mlp")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--lr", type=float, default=5e-4, help="Adam learning rate of G and D (beta_1 = 0.5)")
     parser.add_argument("--width", type=int, default=32, help="DCGAN width (channels of D's first conv)")
     parser.add_argument("--latent-dim", type=int, default=64)
     parser.add_argument("--n-eval", type=int, default=10_000, help="samples for each FID")
-    args = parser.parse_args(argv)
-    unknown = set(args.models.split(",")) - {"dcgan", "mlp"}
-    if unknown:
-        parser.error(f"unknown model(s) {', '.join(sorted(unknown))}: --models takes dcgan, mlp")
-    return parser, args
+    return parser, parser.parse_args(argv)
 
 
 def main(argv=None):
@@ -67,7 +64,7 @@ def main(argv=None):
           f"({args.n_eval} vs {args.n_eval} images)")
 
     rows, fids = [], {}
-    for name in args.models.split(","):
+    for name in args.models:
         genlib.seed(args.seed)
         if name == "dcgan":
             gan = dcgan(latent_dim=args.latent_dim, width=args.width, seed=args.seed)

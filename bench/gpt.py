@@ -225,14 +225,12 @@ def parse(argv=None):
                         help="XLA for MiniGPT's train step (TensorFlow and JAX)")
     parser.add_argument("--steps-per-execution", type=int, default=1)
     parser.add_argument("--gen-tokens", type=int, default=256)
-    parser.add_argument("--models", default="keras,torch", help="which of keras,torch to run")
+    parser.add_argument("--models", type=common.names("keras", "torch"), default="keras,torch",
+                        help="which of keras,torch to run")
     parser.add_argument("--worker", choices=["keras", "torch"], help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.iters <= 100:
         parser.error(f"--iters must exceed the 100 warm-up steps, got {args.iters}")
-    unknown = set(args.models.split(",")) - {"keras", "torch"}
-    if unknown:
-        parser.error(f"unknown model(s) {', '.join(sorted(unknown))}: --models takes keras, torch")
     return parser, args
 
 
@@ -247,7 +245,7 @@ def main(argv=None):
 
     common.header()
     results = {}
-    for worker in args.models.split(","):
+    for worker in args.models:
         cmd = [sys.executable, __file__, *argv, "--worker", worker]
         out = subprocess.run(cmd, capture_output=True, text=True)
         lines = [line for line in out.stdout.splitlines() if line.startswith("RESULT ")]

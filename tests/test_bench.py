@@ -54,6 +54,16 @@ def test_seconds_must_be_a_positive_number(bad, capsys):
     assert "--seconds" in capsys.readouterr().err
 
 
+def test_a_list_of_names_is_checked(capsys):
+    p = common.parser("Models.")
+    p.add_argument("--models", type=common.names("dcgan", "mlp"), default="dcgan,mlp")
+    assert p.parse_args([]).models == ["dcgan", "mlp"]
+    assert p.parse_args(["--models", "mlp"]).models == ["mlp"]
+    with pytest.raises(SystemExit) as exit_:
+        p.parse_args(["--models", "dcgan,vae"])
+    assert exit_.value.code == 2 and "unknown 'vae'" in capsys.readouterr().err
+
+
 def test_goal_met_missed_and_not_judged():
     parser, args = parsed()
     assert GOAL.judge(98.1, args, parser)[0] == "met"
@@ -127,6 +137,8 @@ def test_each_script_has_help_check_and_the_readme_goals(name, capsys):
     assert "--check" in capsys.readouterr().out
     parser, args = module.parse([])
     assert args.check is False
+    if hasattr(args, "models"):
+        assert isinstance(args.models, list) and len(args.models) == 2
     # the goals are the README's, word for word, in the script's own section
     readme = (ROOT / "bench" / "README.md").read_text()
     section = re.search(rf"\n## [^\n]*`bench/{name}\.py`[^\n]*\n(.*?)(?=\n## |\Z)", readme, re.S).group(1)
