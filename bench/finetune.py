@@ -18,13 +18,11 @@
     python bench/finetune.py --quick            # a few minutes: one split, smaller budgets
     python bench/finetune.py --check            # exit 1 when a goal in bench/README.md is missed
 
-Goals (bench/README.md): at 128 labels fine-tuning beats scratch by >= 10 points; the
-best pre-trained variant beats the n-gram baseline at every budget.
+Goals (bench/README.md): at 128 labels the best fine-tuned network beats scratch by >= 10
+points; the best pre-trained variant beats the n-gram baseline at every budget.
 """
 
-import argparse
 import json
-import math
 import sys
 import time
 from pathlib import Path
@@ -40,15 +38,25 @@ from sklearn.pipeline import make_pipeline  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
 
 import genlib  # noqa: E402
+from bench import common  # noqa: E402
 from genlib import finetune  # noqa: E402
 from genlib.models import MiniGPT, compile_for_training  # noqa: E402
 from genlib.text import CharTokenizer, WindowDataset, split  # noqa: E402
 
 PASSAGE, BLOCK, PRESET, BATCH, LR = 256, 128, "baby", 12, 1e-3
+# the settings the goals are stated at (their defaults; --quick changes them)
+SETTINGS = ("quick", "splits", "seeds", "budgets", "finetune_budgets", "finetune_steps", "pretrain_steps", "pool",
+            "test_passages")
+GOALS = [common.Goal("at 128 labels, the best fine-tuned network beats the network from scratch by at least 10 points",
+                     ">=", 10, unit="points", stated_at=SETTINGS),
+         common.Goal("the best pre-trained variant beats the n-gram baseline at every budget", ">", 0,
+                     unit="points", stated_at=SETTINGS)]
+# the table's names of the methods, as bench/README.md shows them
+LABELS = {"scratch": "network from scratch", "fine-tune": "fine-tuned", "fine-tune + LM": "fine-tuned + LM loss"}
 
 
-def parse():
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def parse(argv=None):
+    p = common.parser(__doc__, seed=None)
     p.add_argument("--splits", type=int, default=3)
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--budgets", type=int, nargs="+", default=[32, 128, 512, 2048])
@@ -60,13 +68,12 @@ def parse():
     p.add_argument("--adapt-steps", type=int, default=150)
     p.add_argument("--adapt-sizes", type=int, nargs="+", default=[10_000, 40_000, 160_000, 640_000])
     p.add_argument("--quick", action="store_true", help="one split, 2 seeds, small budgets")
-    p.add_argument("--check", action="store_true", help="exit 1 when a goal is missed")
-    args = p.parse_args()
+    args = p.parse_args(argv)
     if args.quick:
         args.splits, args.seeds, args.pretrain_steps, args.finetune_steps = 1, 2, 300, 20
         args.budgets, args.finetune_budgets, args.pool, args.test_passages = [32, 128], [128], 300, 150
         args.adapt_steps, args.adapt_sizes = 40, [5_000, 20_000]
-    return args
+    return p, args
 
 
 def pretrained_gpt(tok, train_plays, steps):
@@ -166,43 +173,47 @@ def target_saving(args, plays, tok):
     return {"scratch": scratch, "pre-trained": {small: pre}, "equivalent_chars": equivalent}
 
 
-def main():
-    args = parse()
+def size(n):
+    """A column name of the target-saving table: 10k, 640k, 5,500."""
+    return f"{n // 1000}k" if n % 1000 == 0 else f"{n:,}"
+
+
+def main(argv=None):
+    parser, args = parse(argv)
+    common.header()
     t0 = time.perf_counter()
     tok, plays = CharTokenizer.ascii(), genlib.data.shakespeare_plays()
     results = label_efficiency(args, plays, tok)
     print(f"\nlabel efficiency: accuracy on held-out plays, mean ± std over {args.splits} splits x {args.seeds} seeds")
     methods = ["n-gram TF-IDF", "probe, random features", "probe, pre-trained features", "scratch", "fine-tune",
                "fine-tune + LM"]
-    print(f"| method | " + " | ".join(str(n) for n in args.budgets) + " |")
-    print("| --- |" + " --- |" * len(args.budgets))
-    for m in methods:
-        cells = [f"{np.mean(results[m, n]):.3f} ± {np.std(results[m, n]):.3f}" if (m, n) in results else ""
-                 for n in args.budgets]
-        print(f"| {m} | " + " | ".join(cells) + " |")
+    common.table(["method", *map(str, args.budgets)],
+                 [[LABELS.get(m, m)] + [f"{np.mean(results[m, n]):.3f} ± {np.std(results[m, n]):.3f}"
+                                        if (m, n) in results else "" for n in args.budgets] for m in methods],
+                 align="l" * (1 + len(args.budgets)))
     saving = target_saving(args, plays, tok)
-    print(f"\ntarget-token saving (Python, {args.adapt_steps} steps): scratch "
-          + ", ".join(f"{n:,}: {v:.3f}" for n, v in saving["scratch"].items())
-          + f"; pre-trained on {args.adapt_sizes[0]:,}: {list(saving['pre-trained'].values())[0]:.3f} nats/char; "
+    print(f"\ntarget-token saving (Python, {args.adapt_steps} steps), validation nats/char:")
+    common.table(["training", *map(size, args.adapt_sizes)],
+                 [["from scratch", *(f"{saving['scratch'][n]:.3f}" for n in args.adapt_sizes)],
+                  ["pre-trained on Shakespeare", f"{saving['pre-trained'][args.adapt_sizes[0]]:.3f}",
+                   *[""] * (len(args.adapt_sizes) - 1)]],
+                 align="l" * (1 + len(args.adapt_sizes)))
+    print(f"pre-trained on {args.adapt_sizes[0]:,}: "
           + ("better than every scratch size" if saving["equivalent_chars"] is None
              else f"matches scratch at {saving['equivalent_chars']:,.0f} characters"))
     print(f"total {time.perf_counter() - t0:.0f} s, backend {keras.backend.backend()}")
+    print(json.dumps({"results": {f"{m}|{n}": v for (m, n), v in results.items()}, "saving": saving},
+                     default=float))
 
-    goals = {}
+    gain = None
     if ("fine-tune", 128) in results:
         gain = max(np.mean(results[m, 128]) for m in ("fine-tune", "fine-tune + LM")) - np.mean(results["scratch", 128])
-        goals["fine-tuning beats scratch by >= 10 points at 128 labels"] = (gain >= 0.10, f"{gain:+.3f}")
     best = {n: max(np.mean(results[m, n]) for m in ("probe, pre-trained features", "fine-tune", "fine-tune + LM")
                    if (m, n) in results)
             for n in args.budgets}
     margin = min(best[n] - np.mean(results["n-gram TF-IDF", n]) for n in args.budgets)
-    goals["best pre-trained variant beats the n-gram baseline at every budget"] = (margin > 0, f"{margin:+.3f}")
-    for goal, (ok, value) in goals.items():
-        print(f"goal {'met   ' if ok else 'MISSED'}: {goal} ({value})")
-    print(json.dumps({"results": {f"{m}|{n}": v for (m, n), v in results.items()}, "saving": saving},
-                     default=float))
-    if args.check and not all(ok for ok, _ in goals.values()):
-        sys.exit(1)
+    common.check_goals([(GOALS[0], None if gain is None else 100 * float(gain)), (GOALS[1], 100 * float(margin))],
+                       args, parser)
 
 
 if __name__ == "__main__":

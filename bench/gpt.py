@@ -20,14 +20,17 @@ for each:
     python bench/gpt.py --iters 200              # a quick check that it runs
     python bench/gpt.py --jit-compile false      # MiniGPT without XLA (TensorFlow)
     KERAS_BACKEND=jax python bench/gpt.py        # MiniGPT on JAX
+    python bench/gpt.py --check                  # exit 1 unless the goals in bench/README.md are met
+
+Goals (bench/README.md): MiniGPT's steady-state training tokens/s at least 1.75x the
+PyTorch twin's; with the KV cache, generation at least 5x as fast as without, at 256 new
+tokens.
 """
 
 import argparse
 import json
 import math
-import os
 import resource
-import shlex
 import subprocess
 import sys
 import time
@@ -36,7 +39,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run from a checkout without installing
 
+from bench import common  # noqa: E402
+
 BABY = dict(n_layer=4, n_head=4, n_embd=128, block_size=64)
+GOALS = [common.Goal("MiniGPT's steady-state training tokens/s at least 1.75× the PyTorch twin's", ">=", 1.75,
+                     unit="×", stated_at=("iters", "batch_size")),
+         common.Goal("with the KV cache, generation at least 5× as fast as without, at 256 new tokens", ">=", 5,
+                     unit="×", stated_at=("gen_tokens",))]
 
 
 def flops_per_token(vocab_size, n_layer, n_embd, block_size, **_):
@@ -82,6 +91,7 @@ def keras_worker(args):
 
     import genlib
     from genlib.models import MiniGPT, compile_for_training
+    from genlib.training import StepTimer
 
     genlib.seed(args.seed)
     tok, val_ids, x, y = data(args.seed, args.iters, args.batch_size, BABY["block_size"])
@@ -90,15 +100,8 @@ def keras_worker(args):
     compile_for_training(model, max_steps=args.iters, learning_rate=1e-3, min_learning_rate=1e-4,
                          warmup_steps=100, jit_compile=jit, steps_per_execution=args.steps_per_execution)
 
-    class Clock(keras.callbacks.Callback):
-        def on_train_begin(self, logs=None):
-            self.times = [time.perf_counter()]
-
-        def on_train_batch_end(self, batch, logs=None):
-            self.times.append(time.perf_counter())
-
-    clock = Clock()
-    model.fit(x, y, batch_size=args.batch_size, epochs=1, shuffle=False, callbacks=[clock], verbose=0)
+    timer = StepTimer()
+    model.fit(x, y, batch_size=args.batch_size, epochs=1, shuffle=False, callbacks=[timer], verbose=0)
     t0 = time.perf_counter()
     val = model.evaluate_nats(val_ids, batch_size=128)
     eval_s = time.perf_counter() - t0
@@ -116,7 +119,7 @@ def keras_worker(args):
     sample = model.generate_text("ROMEO:", 200, temperature=0.8, seed=0)
     return dict(name=f"MiniGPT ({keras.backend.backend()}, jit_compile={model.jit_compile}, "
                      f"steps_per_execution={args.steps_per_execution})",
-                times=clock.times, steps_per_callback=args.steps_per_execution, val_nats=val, eval_s=eval_s,
+                times=[0.0, *timer.step_ends], steps_per_callback=args.steps_per_execution, val_nats=val, eval_s=eval_s,
                 params=model.count_params(), vocab_size=tok.vocab_size, matmul_gflops=gflops, gen=gen,
                 sample=sample)
 
@@ -214,59 +217,79 @@ def summarise(result, args):
     return result
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def parse(argv=None):
+    parser = common.parser(__doc__)
     parser.add_argument("--iters", type=int, default=2000)
     parser.add_argument("--batch-size", type=int, default=12)
     parser.add_argument("--jit-compile", default="true", choices=["auto", "true", "false"],
                         help="XLA for MiniGPT's train step (TensorFlow and JAX)")
     parser.add_argument("--steps-per-execution", type=int, default=1)
     parser.add_argument("--gen-tokens", type=int, default=256)
-    parser.add_argument("--models", default="keras,torch", help="which of keras,torch to run")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--models", type=common.names("keras", "torch"), default="keras,torch",
+                        help="which of keras,torch to run")
     parser.add_argument("--worker", choices=["keras", "torch"], help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
+    if args.iters <= 100:
+        parser.error(f"--iters must exceed the 100 warm-up steps, got {args.iters}")
+    return parser, args
 
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    parser, args = parse(argv)
     if args.worker:
         result = (keras_worker if args.worker == "keras" else torch_worker)(args)
         result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print("RESULT " + json.dumps(result))
         return
 
-    results = []
-    for worker in args.models.split(","):
-        cmd = [sys.executable, __file__, *sys.argv[1:], "--worker", worker]
+    common.header()
+    results = {}
+    for worker in args.models:
+        cmd = [sys.executable, __file__, *argv, "--worker", worker]
         out = subprocess.run(cmd, capture_output=True, text=True)
         lines = [line for line in out.stdout.splitlines() if line.startswith("RESULT ")]
         if out.returncode or not lines:
             sys.exit(f"the {worker} worker failed:\n{out.stderr[-3000:]}")
-        results.append(summarise(json.loads(lines[-1][7:]), args))
+        results[worker] = summarise(json.loads(lines[-1][7:]), args)
 
     # the machine's matmul throughput: the better of the two frameworks' 2048 x 2048 fp32 matmul
-    peak = max(r["matmul_gflops"] for r in results)
-    for r in results:
+    peak = max(r["matmul_gflops"] for r in results.values())
+    for r in results.values():
         r["matmul_fraction"] = r["tokens_per_s"] * r["flops_per_token"] / (peak * 1e9)
-    print(f"cores {os.cpu_count()}; {args.iters} iterations of {args.batch_size} x {BABY['block_size']} tokens; "
-          f"{results[0]['flops_per_token'] / 1e6:.2f} MFLOP per training token; fp32 matmul "
-          + ", ".join(f"{r['matmul_gflops']:.0f}" for r in results) + " GFLOP/s (Keras backend, PyTorch)")
-    print()
-    print("| model | params | train s | tokens/s (steady) | tokens/s (all) | of peak matmul | val nats/char "
-          "| peak RSS MB |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
-    for r in results:
-        print(f"| {r['name']} | {r['params']:,} | {r['train_s']:.0f} | {r['tokens_per_s']:,.0f} | "
-              f"{r['tokens_per_s_all']:,.0f} | {r['matmul_fraction']:.0%} | "
-              f"{r['val_nats']:.3f} | {r['peak_rss_mb']:,.0f} |")
-    if len(results) == 2:
-        print(f"\nMiniGPT / PyTorch tokens/s (steady): {results[0]['tokens_per_s'] / results[1]['tokens_per_s']:.2f}x "
-              f"(goal >= 1.75x); validation difference {results[0]['val_nats'] - results[1]['val_nats']:+.3f} nats/char")
-    gen = results[0]["gen"]
+    first = next(iter(results.values()))
+    print(f"{args.iters} iterations of {args.batch_size} x {BABY['block_size']} tokens; "
+          f"{first['flops_per_token'] / 1e6:.2f} MFLOP per training token; fp32 matmul "
+          + ", ".join(f"{w} {r['matmul_gflops']:.0f}" for w, r in results.items()) + " GFLOP/s")
+    for r in results.values():
+        print(f"{r['name']}: {r['params']:,} parameters, {r['train_s']:.0f} s, {r['tokens_per_s']:,.0f} tokens/s "
+              f"steady ({r['tokens_per_s_all']:,.0f} over the whole run), {r['matmul_fraction']:.0%} of peak matmul, "
+              f"validation {r['val_nats']:.3f} nats/char (evaluated in {r['eval_s']:.0f} s), "
+              f"peak RSS {r['peak_rss_mb']:,.0f} MB")
+    keras_r, torch_r = results.get("keras"), results.get("torch")
+    ratio = keras_r["tokens_per_s"] / torch_r["tokens_per_s"] if keras_r and torch_r else None
+    gen = keras_r["gen"] if keras_r else {}
+    speedup = gen["cache"] / gen["no_cache"] if gen else None
     if gen:
-        print(f"generation, {args.gen_tokens} new tokens, batch 1: {gen['cache']:,.0f} tokens/s with the KV cache, "
-              f"{gen['no_cache']:,.0f} without ({gen['cache'] / gen['no_cache']:.1f}x; goal >= 5x)")
-        print("sample:", repr(results[0]["sample"]))
-    backend = os.environ.get("KERAS_BACKEND")
-    print("command:", (f"KERAS_BACKEND={backend} " if backend else "") + shlex.join(["python", *sys.argv]))
+        print("sample:", repr(keras_r["sample"]))
+
+    print()
+    common.table(["run (command)", "MiniGPT tokens/s (steady)", "PyTorch twin tokens/s", "ratio",
+                  "MiniGPT val nats/char", "twin val nats/char", "of peak matmul (MiniGPT / twin)",
+                  "peak RSS MB (MiniGPT / twin)", "generation tokens/s, cache / no cache"],
+                 [[f"`{common.command_line()}`",
+                   f"{keras_r['tokens_per_s']:,.0f}" if keras_r else "",
+                   f"{torch_r['tokens_per_s']:,.0f}" if torch_r else "",
+                   f"{ratio:.2f}×" if ratio is not None else "",
+                   f"{keras_r['val_nats']:.3f}" if keras_r else "",
+                   f"{torch_r['val_nats']:.3f}" if torch_r else "",
+                   " / ".join(f"{100 * r['matmul_fraction']:.0f} %" for r in (keras_r, torch_r) if r)
+                   + f" of {peak:.0f} GFLOP/s",
+                   " / ".join(f"{r['peak_rss_mb']:,.0f}" for r in (keras_r, torch_r) if r),
+                   f"{gen['cache']:,.0f} / {gen['no_cache']:,.0f} = {speedup:.1f}×" if gen else ""]])
+    if ratio is not None:
+        print(f"\nvalidation difference (MiniGPT - twin): {keras_r['val_nats'] - torch_r['val_nats']:+.3f} nats/char")
+    common.check_goals([(GOALS[0], ratio), (GOALS[1], speedup)], args, parser)
 
 
 if __name__ == "__main__":

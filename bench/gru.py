@@ -15,11 +15,13 @@ instances, so they share the evaluation code exactly.
 
     python bench/gru.py                  # 600 s per model (the recorded run)
     python bench/gru.py --seconds 20     # a quick check that it works
+    python bench/gru.py --check          # exit 1 unless the goal in bench/README.md is met
+
+Goal (bench/README.md): at ``--seconds 600``, CharGRU's validation loss at least 0.25
+nats/char below the tutorial model's in the same run.
 """
 
-import argparse
 import os
-import shlex
 import sys
 import time
 
@@ -29,10 +31,14 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 import genlib  # noqa: E402
+from bench import common  # noqa: E402
 from genlib.models import CharGRU  # noqa: E402
 from genlib.models.char_gru import PRESETS, bits_per_token  # noqa: E402
 from genlib.text import CharTokenizer, WindowDataset, make_windows, split  # noqa: E402
 from genlib.training import CosineOverTime, TimeLimit  # noqa: E402
+
+GOALS = [common.Goal("CharGRU's validation loss at least 0.25 nats/char below the tutorial model's in the same run",
+                     "<=", -0.25, unit="nats/char", stated_at=("seconds", "eval_block"))]
 
 
 def train(name, model, train_ids, seconds, block, batch, lr, clipnorm, decay, tutorial_windows, seed):
@@ -52,9 +58,8 @@ def train(name, model, train_ids, seconds, block, batch, lr, clipnorm, decay, tu
                 params=model.count_params())
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seconds", type=float, default=600, help="training wall-clock per model")
+def parse(argv=None):
+    parser = common.parser(__doc__, seconds=600)
     parser.add_argument("--preset", default="medium", choices=sorted(PRESETS), help="CharGRU size")
     parser.add_argument("--num-layers", type=int, default=None, help="override the preset's layers")
     parser.add_argument("--block", type=int, default=128, help="CharGRU training window")
@@ -62,14 +67,16 @@ def main():
     parser.add_argument("--lr", type=float, default=3e-3, help="CharGRU peak learning rate")
     parser.add_argument("--eval-block", type=int, default=256, help="validation window (both models)")
     parser.add_argument("--skip-tutorial", action="store_true", help="train only CharGRU")
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args()
+    return parser, parser.parse_args(argv)
 
+
+def main(argv=None):
+    parser, args = parse(argv)
+    common.header()
     text = genlib.data.shakespeare()
     tok = CharTokenizer.fit(text)
     train_ids, val_ids = split(np.array(tok.encode(text)), 0.9)
-    print(f"backend {keras.backend.backend()}, keras {keras.__version__}, cores {os.cpu_count()}; "
-          f"train {len(train_ids):,} chars, validation {len(val_ids):,} chars, vocab {tok.vocab_size}")
+    print(f"train {len(train_ids):,} chars, validation {len(val_ids):,} chars, vocab {tok.vocab_size}")
 
     overrides = {} if args.num_layers is None else {"num_layers": args.num_layers}
     runs = [("CharGRU " + args.preset, dict(preset=args.preset, block=args.block, batch=args.batch, lr=args.lr,
@@ -95,15 +102,13 @@ def main():
         print("  sample:", repr(model.generate_text("ROMEO:", 120, temperature=0.8, seed=0)))
 
     print()
-    print("| model | params | steps | train tokens/s | val nats/char | val bits/char |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: |")
-    for r in results:
-        print(f"| {r['name']} | {r['params']:,} | {r['steps']:,} | {r['tokens_per_s']:,.0f} | "
-              f"{r['val_nats']:.3f} | {r['val_bits']:.3f} |")
-    if len(results) == 2:
-        print(f"\nCharGRU minus tutorial: {results[0]['val_nats'] - results[1]['val_nats']:+.3f} nats/char "
-              f"(goal: <= -0.25 at 600 s)")
-    print("command:", shlex.join([sys.executable.rsplit("/", 1)[-1], *sys.argv]))
+    common.table(["run", "model", "params", "steps", "train tokens/s", "val nats/char", "val bits/char"],
+                 [[common.today(), r["name"], f"{r['params']:,}", f"{r['steps']:,}", f"{r['tokens_per_s']:,.0f}",
+                   f"{r['val_nats']:.3f}", f"{r['val_bits']:.3f}"] for r in results], align="llrrrrr")
+    difference = results[0]["val_nats"] - results[1]["val_nats"] if len(results) == 2 else None
+    if difference is not None:
+        print(f"\nCharGRU minus tutorial: {difference:+.3f} nats/char")
+    common.check_goals([(GOALS[0], difference)], args, parser)
 
 
 if __name__ == "__main__":

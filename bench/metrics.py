@@ -16,7 +16,6 @@ Goal (bench/README.md): all four scores on 10,000 x 10,000 features in under 10 
 total on the 2-core CPU machine.
 """
 
-import argparse
 import sys
 import time
 import tracemalloc
@@ -27,18 +26,27 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 import numpy as np  # noqa: E402
 
 import genlib  # noqa: E402
+from bench import common  # noqa: E402
 from genlib import metrics  # noqa: E402
 
-GOAL_SECONDS = 10.0
+GOALS = [common.Goal("all four scores on 10,000 × 10,000 features in under 10 s in total", "<", 10, unit="s",
+                     stated_at=("n",))]
+TRAIN_IMAGES = 60_000  # two disjoint sets of n real images: n <= 30,000
+NAMES = {"frechet_distance": "`frechet_distance`", "kernel_distance": "`kernel_distance` (unbiased KID)",
+         "precision_recall": "`precision_recall` (k = 3)", "density_coverage": "`density_coverage` (k = 5)"}
 
 
-def parse():
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def parse(argv=None):
+    p = common.parser(__doc__)
     p.add_argument("--n", type=int, default=10_000, help="feature vectors per set in the timing")
-    p.add_argument("--sizes", type=int, nargs="+", default=[1000, 3000, 10_000, 30_000])
+    p.add_argument("--sizes", type=int, nargs="+", default=[1000, 3000, 10_000, 30_000],
+                   help="images per set in the bias table (at most 30,000: two disjoint halves of the training set)")
     p.add_argument("--repeats", type=int, default=3, help="draws per size in the bias table")
-    p.add_argument("--check", action="store_true", help="exit 1 when the time goal is missed")
-    return p.parse_args()
+    args = p.parse_args(argv)
+    if args.n < 2 or not all(2 <= n <= TRAIN_IMAGES // 2 for n in args.sizes) or args.repeats < 1:
+        p.error(f"--n and --sizes need at least 2 vectors per set, --sizes at most {TRAIN_IMAGES // 2:,} "
+                "(two disjoint sets of MNIST training images), --repeats at least 1")
+    return p, args
 
 
 def timed(score, a, b):
@@ -51,28 +59,31 @@ def timed(score, a, b):
     return value, seconds, peak
 
 
-def main():
-    args = parse()
-    print(f"command: python bench/metrics.py {' '.join(sys.argv[1:])}".rstrip())
-    rng = np.random.default_rng(0)
+def main(argv=None):
+    parser, args = parse(argv)
+    common.header()
+    rng = np.random.default_rng(args.seed)
     a = rng.standard_normal((args.n, 64))
     b = rng.standard_normal((args.n, 64)) + 0.1
     print(f"\n{args.n:,} x {args.n:,} features of 64 dimensions")
-    print(f"{'score':18s} {'value':>22s} {'seconds':>8s} {'peak MB':>8s}")
-    total = 0.0
+    rows, total = [], 0.0
     for score in (metrics.frechet_distance, metrics.kernel_distance, metrics.precision_recall,
                   metrics.density_coverage):
         value, seconds, peak = timed(score, a, b)
         total += seconds
         shown = ", ".join(f"{v:.4f}" for v in np.atleast_1d(value))
-        print(f"{score.__name__:18s} {shown:>22s} {seconds:8.2f} {peak / 2**20:8.0f}")
-    print(f"{'all four':18s} {'':>22s} {total:8.2f}   (goal: under {GOAL_SECONDS:.0f} s)")
+        print(f"{score.__name__:18s} {shown:>22s} {seconds:8.2f} s {peak / 2**20:8.0f} MB", flush=True)
+        rows.append([NAMES[score.__name__], f"{seconds:.2f}", f"{peak / 2**20:.0f}"])
+    rows.append(["all four", f"{total:.2f}", ""])
+    print()
+    common.table(["score", "seconds", "peak MB"], rows)
 
     (x, _), _ = genlib.data.mnist()
     start = time.perf_counter()
-    features = metrics.mnist_features(x)
-    print(f"\nbias, real vs real MNIST training images (features of all 60,000 in {time.perf_counter() - start:.0f} s)")
-    print(f"{'n':>7s} {'FID mean':>10s} {'FID std':>9s} {'KID mean':>11s} {'KID std':>9s}")
+    features = metrics.mnist_features(x[: 2 * max(args.sizes)])  # all 60,000 at the default sizes
+    print(f"\nbias, real vs real MNIST training images (features of {len(features):,} in "
+          f"{time.perf_counter() - start:.0f} s)")
+    rows = []
     for n in args.sizes:
         fid, kid = [], []
         for _ in range(args.repeats):
@@ -80,10 +91,10 @@ def main():
             first, second = features[order[:n]], features[order[n:2 * n]]   # disjoint
             fid.append(metrics.frechet_distance(first, second))
             kid.append(metrics.kernel_distance(first, second))
-        print(f"{n:>7,} {np.mean(fid):10.3f} {np.std(fid):9.3f} {np.mean(kid):11.5f} {np.std(kid):9.5f}")
-    if args.check and total >= GOAL_SECONDS:
-        print(f"goal missed: {total:.1f} s >= {GOAL_SECONDS:.0f} s")
-        sys.exit(1)
+        rows.append([f"{n:,}", f"{np.mean(fid):.3f}", f"{np.std(fid):.3f}", f"{np.mean(kid):.5f}",
+                     f"{np.std(kid):.5f}"])
+    common.table(["n per set", "FID mean", "FID std", "KID mean", "KID std"], rows)
+    common.check_goals([(GOALS[0], total)], args, parser)
 
 
 if __name__ == "__main__":

@@ -15,18 +15,18 @@ normalised density over grey images: these numbers compare runs of this benchmar
 published binarised-MNIST likelihoods (chapter 07, "Likelihood on binarised MNIST").
 
 The learning rate follows a cosine from ``--lr`` down to ``--lr-min`` over the time
-budget (updated at each epoch start, so it works on every Keras backend), and
-training stops at the first step after the budget is spent.
+budget (``genlib.training.CosineOverTime``, set before every batch), and training stops
+at the first step after the budget is spent (``genlib.training.TimeLimit``).
 
     python bench/vae.py                      # the benchmark: 300 s
     python bench/vae.py --seconds 20         # a quick check that it runs
+    python bench/vae.py --check              # exit 1 unless the goal in bench/README.md is met
     KERAS_BACKEND=jax python bench/vae.py    # on another backend
+
+Goal (bench/README.md): test -ELBO <= 140 nats at 300 s.
 """
 
-import argparse
 import math
-import os
-import shlex
 import sys
 import time
 from pathlib import Path
@@ -37,55 +37,38 @@ import genlib  # noqa: E402  (quiets TensorFlow before keras is imported)
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
+from bench import common  # noqa: E402
 from genlib.backend import accelerators  # noqa: E402
 from genlib.models import conv_vae  # noqa: E402
 from genlib.models.vae import CONV_PRESETS  # noqa: E402
+from genlib.training import CosineOverTime, TimeLimit  # noqa: E402
+
+GOALS = [common.Goal("test −ELBO ≤ 140 nats at 300 s", "<=", 140, unit="nats", stated_at=("seconds",))]
 
 
-class TimeBudget(keras.callbacks.Callback):
-    """Stop after ``seconds`` of training; cosine learning-rate decay over that time."""
-
-    def __init__(self, seconds, lr, lr_min):
-        super().__init__()
-        self.seconds, self.lr, self.lr_min = seconds, lr, lr_min
-
-    def on_train_begin(self, logs=None):
-        self.start = time.perf_counter()
-
-    def elapsed(self):
-        return time.perf_counter() - self.start
-
-    def on_epoch_begin(self, epoch, logs=None):
-        progress = min(1.0, self.elapsed() / self.seconds)
-        self.model.optimizer.learning_rate = self.lr_min + 0.5 * (self.lr - self.lr_min) * (1 + math.cos(math.pi * progress))
-
-    def on_train_batch_end(self, batch, logs=None):
-        if self.elapsed() >= self.seconds:
-            self.model.stop_training = True
-
-
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seconds", type=float, default=300, help="wall-clock training budget (default 300)")
+def parse(argv=None):
+    parser = common.parser(__doc__, seconds=300)
     parser.add_argument("--latent-dim", type=int, default=16)
     parser.add_argument("--preset", default="small", choices=sorted(CONV_PRESETS))
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--lr", type=float, default=2e-3, help="peak learning rate (Adam)")
     parser.add_argument("--lr-min", type=float, default=1e-4, help="learning rate at the end of the budget")
     parser.add_argument("--iw-k", type=int, default=50, help="importance samples per test image")
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args(argv)
-    if args.seconds <= 0:
-        parser.error("--seconds must be > 0")
+    return parser, parser.parse_args(argv)
 
+
+def main(argv=None):
+    parser, args = parse(argv)
+    common.header()
     genlib.seed(args.seed)
     (x_train, _), (x_test, _) = genlib.data.mnist()
     model = conv_vae(args.latent_dim, preset=args.preset, seed=args.seed)
     model.compile(optimizer=keras.optimizers.Adam(args.lr))
-    budget = TimeBudget(args.seconds, args.lr, args.lr_min)
-    # epochs is only an upper bound: the budget callback ends training
-    model.fit(x_train, epochs=10_000, batch_size=args.batch_size, shuffle=True, verbose=0, callbacks=[budget])
-    train_seconds = budget.elapsed()
+    limit = TimeLimit(args.seconds)
+    # epochs is only an upper bound: the time limit ends training
+    model.fit(x_train, epochs=10_000, batch_size=args.batch_size, shuffle=True, verbose=0,
+              callbacks=[limit, CosineOverTime(limit, args.lr, args.lr_min)])
+    train_seconds = limit.elapsed()
     steps = int(keras.ops.convert_to_numpy(model.optimizer.iterations))
 
     start = time.perf_counter()
@@ -103,8 +86,13 @@ def main(argv=None):
           f"{neg_elbo * bits:.4f} bits/dim")
     print(f"test -log p(x) IW  {iw:.2f} nats (k={args.iw_k}); {iw * bits:.4f} bits/dim")
     print(f"evaluation         {len(x_test)} test images in {eval_seconds:.1f} s")
-    env = f"KERAS_BACKEND={os.environ['KERAS_BACKEND']} " if os.environ.get("KERAS_BACKEND") else ""
-    print(f"command            {env}{shlex.join(['python', *sys.argv])}")
+    print()
+    common.table(["date", "backend", "command", "steps", "train s", "test −ELBO (nats)", "bits/dim",
+                  f"IW −log p(x) (nats, k = {args.iw_k})"],
+                 [[common.today(), keras.backend.backend(), f"`{common.command_line()}`", f"{steps:,}",
+                   f"{train_seconds:.1f}", f"{neg_elbo:.2f} (reconstruction {reconstruction:.2f} + KL {kl:.2f})",
+                   f"{neg_elbo * bits:.4f}", f"{iw:.2f}"]], align="lllrrrrr")
+    common.check_goals([(GOALS[0], float(neg_elbo))], args, parser)
     return {"neg_elbo": neg_elbo, "iw": iw, "steps": steps}
 
 

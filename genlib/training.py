@@ -5,6 +5,8 @@ end of every epoch, so an interrupted ``fit`` (a closed laptop, a stopped kernel
 continues where it stopped when the same cell runs again, instead of starting over.
 ``TimeLimit(seconds)`` stops a ``fit`` after a wall-clock budget, and
 ``CosineOverTime(limit, peak, floor)`` decays the learning rate over that budget.
+``StepTimer()`` only keeps time: when each step of a ``fit`` ended, so that a
+throughput can leave out the first steps, which compile (``bench/gpt.py``).
 
 A backup is never left half-written: each save goes to a new file that is renamed
 into place only once it is complete, and the small ``training_metadata.json`` that
@@ -211,30 +213,53 @@ def _check_seconds(seconds):
     return float(seconds)
 
 
-class TimeLimit(keras.callbacks.Callback):
+class StepTimer(keras.callbacks.Callback):
+    """Keep time in ``fit``: the steps trained and when each one ended.
+
+    ``steps`` counts the batches this callback has seen (in every ``fit`` it was
+    passed to); ``elapsed()`` is the seconds since the latest ``fit`` began, and
+    ``step_ends[i]`` was ``elapsed()`` at the end of that fit's batch ``i + 1``.
+    Steady-state throughput is then ``(n - m) * batch / (step_ends[n - 1] -
+    step_ends[m - 1])``, leaving out the first ``m`` steps, which include the
+    compilation (``bench/gpt.py``). With ``steps_per_execution=k`` Keras reports
+    every ``k``-th step only, so each entry then stands for ``k`` steps.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.steps = 0
+        self.start = None
+        self.step_ends = []
+
+    def on_train_begin(self, logs=None):
+        self.start = time.perf_counter()
+        self.step_ends = []
+
+    def elapsed(self):
+        if self.start is None:
+            raise RuntimeError(f"this {type(self).__name__} has not started: pass it in the callbacks of fit")
+        return time.perf_counter() - self.start
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.steps += 1
+        self.step_ends.append(self.elapsed())
+
+
+class TimeLimit(StepTimer):
     """Stop ``fit`` at the end of the first batch after ``seconds`` of training.
 
     Chapter 05 ("Attention or recurrence?") gives a GRU and a GPT the same wall-clock
-    budget with it. ``steps`` counts the batches trained; ``elapsed()`` the seconds.
+    budget with it. ``steps`` counts the batches trained; ``elapsed()`` the seconds
+    (and ``step_ends`` when each batch ended, as :class:`StepTimer` keeps them).
     """
 
     def __init__(self, seconds):
         super().__init__()
         self.seconds = _check_seconds(seconds)
-        self.steps = 0
-        self.start = None
-
-    def on_train_begin(self, logs=None):
-        self.start = time.perf_counter()
-
-    def elapsed(self):
-        if self.start is None:
-            raise RuntimeError("this TimeLimit has not started: pass it in the callbacks of fit")
-        return time.perf_counter() - self.start
 
     def on_train_batch_end(self, batch, logs=None):
-        self.steps += 1
-        if self.elapsed() >= self.seconds:
+        super().on_train_batch_end(batch, logs)
+        if self.step_ends[-1] >= self.seconds:
             self.model.stop_training = True
 
 

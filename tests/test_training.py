@@ -161,3 +161,29 @@ def test_cosine_over_time_needs_a_constant_rate_and_its_time_limit():
     for bad in ("5", None, -1, float("inf"), True):
         with pytest.raises(ValueError, match="seconds"):
             genlib.training.TimeLimit(bad)
+
+
+# --- issue 19: a timer of every step, for steady-state throughput (bench/gpt.py) ---
+
+def test_step_timer_records_when_each_step_ended():
+    genlib.seed(0)
+    x = np.random.rand(64, 4).astype("float32")
+    timer = genlib.training.StepTimer()
+    with pytest.raises(RuntimeError, match="not started"):
+        timer.elapsed()
+    model = _model()
+    model.fit(x, x[:, :1], batch_size=8, epochs=2, callbacks=[timer], verbose=0)
+    assert timer.steps == 16 and len(timer.step_ends) == 16, "it never stops a fit: 2 epochs of 8 batches"
+    assert all(b >= a for a, b in zip(timer.step_ends, timer.step_ends[1:])) and timer.step_ends[0] > 0
+    assert timer.step_ends[-1] <= timer.elapsed()
+    model.fit(x, x[:, :1], batch_size=8, epochs=1, callbacks=[timer], verbose=0)
+    assert len(timer.step_ends) == 8, "step_ends are the latest fit's"
+    assert timer.steps == 24, "steps count every fit's batches, as TimeLimit's always did"
+
+
+def test_time_limit_keeps_step_times_too():
+    x = np.random.rand(64, 4).astype("float32")
+    limit = genlib.training.TimeLimit(1e-9)
+    _model().fit(x, x[:, :1], batch_size=8, epochs=3, callbacks=[limit], verbose=0)
+    assert isinstance(limit, genlib.training.StepTimer)
+    assert limit.steps == 1 and len(limit.step_ends) == 1 and limit.step_ends[0] >= 1e-9
