@@ -70,7 +70,8 @@ test-backends: data $(VENV)/.backends
 	  KERAS_BACKEND=$$backend GENLIB_PROFILE=smoke $(PYTEST) $(PARALLEL) --nbval-lax $(TESTS) || exit 1; \
 	done
 
-bench: data
+# bench/gpt.py times a PyTorch twin of MiniGPT, so the PyTorch extra is installed too
+bench: data $(VENV)/.backends
 	status=0; for b in metrics vae gan gru gpt finetune; do $(BIN)/python bench/$$b.py --check || status=1; done; exit $$status
 
 # Homework with nbgrader (README, "Teaching with the course"). nbgrader's course folder is
