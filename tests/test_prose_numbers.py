@@ -50,8 +50,23 @@ ALLOWED = {
         "90 %": "the pseudo-label confidence threshold, 0.9 in the code",
     },
     "04": {
+        "90 %": "split(ids, 0.9): the share of the text kept for training (a setting)",
+        "10 %": "the rest of that split, kept for validation (a setting)",
+        "0.5": "the threshold that binarises the 8x8 digits, pixel > 0.5 (a setting)",
     },
     "05": {
+        "0.95": "GPT-3's Adam beta_2 (Brown et al., 2020, appendix B)",
+        "1.0": "the global-norm clipping threshold of compile_for_training (a setting)",
+        "90 %": "split(ids, 0.9): the share of the text kept for training (a setting)",
+        "10 %": "the rest of that split, kept for validation (a setting)",
+        "0.5": "the sampling temperature T = 0.5 of the sample cell (a setting)",
+        "1.5": "the temperature T = 1.5 of the sample cell; GPT-2's largest size, 1.5 B parameters (Radford et al., 2019)",
+        "0.9": "the top-p = 0.9 nucleus of the sampling cells (a setting)",
+        "1.4": "Chinchilla's 1.4 T training tokens (Hoffmann et al., 2022)",
+        "1.7": "GPT-3 175B's tokens per parameter, 300 B / 175 B (Brown et al., 2020), printed by the cell above it",
+        "38.6": "GPT-2 small's embedding table, 50,257 x 768 = 38.6 M parameters (arithmetic on published sizes)",
+        "4.7": "GPT-3 175B's KV cache per token in 16-bit floats, 2 x 96 x 12288 x 2 bytes (arithmetic on published sizes)",
+        "9.7": "GPT-3 175B's KV cache per sequence at 2048 tokens, 4.7 MB x 2048 (arithmetic on published sizes)",
     },
     "06": {
     },
