@@ -38,12 +38,42 @@ ALLOWED = {
     "05": {
     },
     "06": {
+        "0.5": "GPT-1's published weight of the auxiliary LM loss, lambda = 0.5 (Radford et al., 2018)",
+        "5 %": "hyperparameter: the last 5 % of the pre-training text is the validation split (split(ids, 0.95))",
+        "100 %": "definition: perfect accuracy, the bound the genre probes stay far below",
+        "10 %": "hyperparameter: the last 10 % of the Python code is validation (split(code_ids, 0.9))",
+        "2.8": "arithmetic on GPT-3's published 175e9 parameters: 175e9 x 4 copies x 4 bytes = 2.8 TB",
+        "2.0": "a name: wav2vec 2.0 (Baevski et al., NeurIPS 2020)",
     },
     "07": {
+        "86.76": "published: Burda et al. (ICLR 2016) Table 1, VAE with one stochastic layer, test NLL on MNIST",
+        "84.78": "published: Burda et al. (ICLR 2016) Table 1, IWAE k = 50, one stochastic layer, test NLL on MNIST",
+        "50 %": "definition: chance accuracy of a two-sample classifier on balanced real/generated sets",
     },
     "08": {
+        "1.9": "published: the MOSES data set holds about 1.9 million molecules (Polykovskiy et al., 2020)",
+        "0.6": "constant: the synthesiser plays an eighth note in step_seconds=0.3, so a quarter note is 0.6 s",
+        "80 %": "assertion threshold (cpu profile): share of notes in the key; and the validity level aimed for",
+        "97 %": "published: MOSES CharRNN validity 0.975 (Polykovskiy et al., 2020)",
+        "1.0": "hyperparameter: a sampling temperature",
+        "0.7": "hyperparameter: a sampling temperature",
+        "95 %": "assertion threshold (cpu profile): uniqueness over 0.95",
+        "0.5": "hyperparameter: a sampling temperature",
+        "1.6": "published: MOSES' training split holds about 1.6 million molecules (1,584,663)",
+        "0.25": "constant: Navigation2D's max_step, the longest move per step",
+        "90 %": "assertion threshold (cpu profile): the MSE policy hits the obstacle in over 0.9 of episodes",
+        "0.9": "assertion threshold (cpu profile): AUROC over 0.9",
+        "0.8": "a hypothetical molecule's QED in an exercise prompt",
+        "100 %": "a hypothetical model in an exercise prompt",
     },
     "09": {
+        "1 bit": "definition: a secret ranked in the middle of the candidates has exposure log2(2) = 1 bit",
+        "5 bits": "assertion threshold (cpu profile): the most repeated secret is over 5 bits more exposed than the one planted once",
+        "6 bits": "assertion threshold (cpu profile): de-duplication lowers the two most repeated secrets' exposure by 6 bits",
+        "0.1": "assertion thresholds (cpu profile): validation loss within 0.1 nats; detection drops by 0.1 under blur",
+        "0.9": "assertion threshold (cpu profile): detection accuracy above 0.9; the judge's confidence cut-off 0.9",
+        "2 %": "hyperparameter: MINORITY_SHARE = 0.02 of the imbalanced training set",
+        "35.7": "published: Ho et al. (NeurIPS 2020), the CIFAR-10 U-Net has 35.7 million parameters",
     },
 }
 
