@@ -144,10 +144,15 @@ def execute(chapters, profile, jobs):
 # --- 2. staging ----------------------------------------------------------------------------
 
 def github_slug(text):
-    """GitHub's (and MyST's default) heading anchor: lower case, punctuation dropped,
-    spaces to hyphens."""
-    text = re.sub(r"[^\w\- ]", "", text.strip().lower())
-    return text.replace(" ", "-")
+    """The anchor MyST (``myst_heading_anchors``, GitHub style) gives a heading.
+
+    MyST slugs the heading's text and inline code only, so inline math is dropped first;
+    then: lower case, spaces to ``-``, and every character that is not a word character,
+    a CJK ideograph, ``-`` or a space removed. tests/test_glossary.py checks the
+    glossary's links with this same function.
+    """
+    text = re.sub(r"\$[^$]*\$", "", text.strip())
+    return re.sub(r"[^\w\u4e00-\u9fff\- ]", "", text.lower().replace(" ", "-"))
 
 
 def _write_if_changed(path, data):
@@ -165,7 +170,7 @@ def _headings(nb):
             for line in "".join(cell["source"]).splitlines():
                 m = re.match(r"#{1,6}\s+(.*)", line)
                 if m:
-                    slugs.add(github_slug(re.sub(r"[`*_]", "", m.group(1))))
+                    slugs.add(github_slug(m.group(1)))
     return slugs
 
 
