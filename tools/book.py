@@ -26,7 +26,6 @@ The browser test of the result is ``tools/check_book.py`` (``make book-check``).
 
 import argparse
 import base64
-import concurrent.futures
 import importlib.util
 import json
 import os
@@ -35,7 +34,6 @@ import shutil
 import subprocess
 import sys
 import tarfile
-import threading
 import time
 from pathlib import Path
 
@@ -110,35 +108,16 @@ def stale_chapters(profile, backend, chapters=None):
     return stale
 
 
-def execute(chapters, profile, jobs):
-    """Run each chapter under nbval with the capture plugin, ``jobs`` at once."""
+def execute(chapters, profile, backend, jobs):
+    """Run ``chapters`` with the capture plugin on, through tools/time_chapters.py (the one
+    runner of chapters: nbval in a process per chapter, ``jobs`` at once, a log each, its
+    time table). Returns the chapters that still have no executed copy: those that failed."""
     out = executed_dir(profile)
-    logs = out / "logs"
-    logs.mkdir(parents=True, exist_ok=True)
-    env = dict(os.environ, GENLIB_PROFILE=profile, GENLIB_EXECUTED=str(out))
+    env = dict(os.environ, GENLIB_EXECUTED=str(out))
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
-    lock = threading.Lock()
-    done = []
-
-    def run(nb):
-        start = time.monotonic()
-        with lock:
-            log(f"  executing {nb.name} ...")
-        with open(logs / f"{nb.stem}.log", "w") as f:
-            rc = subprocess.run([sys.executable, "-m", "pytest", "-q", "--nbval-lax",
-                                 str(nb.relative_to(ROOT))], cwd=ROOT, env=env, stdout=f,
-                                stderr=subprocess.STDOUT).returncode
-        seconds = time.monotonic() - start
-        ok = rc == 0 and (out / nb.name).exists()
-        with lock:
-            done.append(nb)
-            log(f"  [{len(done)}/{len(chapters)}] {nb.name}: {'ok' if ok else 'FAILED'} in {seconds:.0f} s"
-                + ("" if ok else f" (log: {(logs / f'{nb.stem}.log').relative_to(ROOT)})"))
-        return nb, ok
-
-    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        results = list(pool.map(run, chapters))
-    return [nb for nb, ok in results if not ok]
+    subprocess.run([sys.executable, str(ROOT / "tools" / "time_chapters.py"), "--profile", profile,
+                    "--jobs", str(jobs), "--logs", str(out / "logs"), *map(str, chapters)], cwd=ROOT, env=env)
+    return stale_chapters(profile, backend, chapters)
 
 
 # --- 2. staging ----------------------------------------------------------------------------
@@ -392,10 +371,11 @@ def main(argv=None):
         if args.no_execute:
             raise SystemExit("book: --no-execute, but these chapters have no executed copy with the current "
                              "cache key: " + ", ".join(nb.name for nb in stale))
-        failed = execute(stale, args.profile, args.jobs)
+        failed = execute(stale, args.profile, backend, args.jobs)
         if failed:
             raise SystemExit("book: these chapters failed under nbval, so the book is not built: "
-                             + ", ".join(nb.name for nb in failed))
+                             + ", ".join(nb.name for nb in failed)
+                             + f" (logs: {(executed_dir(args.profile) / 'logs').relative_to(ROOT)})")
     t1 = time.monotonic()
     log(f"2/3 staging {STAGE.relative_to(ROOT)}")
     stage(args.profile, backend)
