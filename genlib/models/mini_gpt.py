@@ -109,6 +109,9 @@ class CausalSelfAttention(_GPTLayer):
         else:
             k_cache, v_cache = cache
             size = keras.ops.shape(k_cache)[1]
+            # the cache holds keys and values in the compute dtype (bfloat16 under
+            # "mixed_bfloat16"; Keras casts a layer's float inputs to it anyway)
+            k_cache, v_cache = keras.ops.cast(k_cache, k.dtype), keras.ops.cast(v_cache, v.dtype)
             # write row t of k/v to slot positions[:, t]: a one-hot matrix (B, T, S)
             # does it with one matmul, for a single token or a whole prompt alike
             slots = keras.ops.one_hot(positions, size, dtype=k.dtype)
@@ -190,7 +193,12 @@ class MiniGPT(CausalLM):
         self.drop = keras.layers.Dropout(self.dropout)
         self.blocks = [Block(self.n_embd, self.n_head, self.n_layer, self.bias, self.dropout, name=f"h_{i}")
                        for i in range(self.n_layer)]
-        self.ln_f = keras.layers.LayerNormalization(epsilon=1e-5, center=self.bias, name="ln_f")
+        # under a mixed policy (e.g. "mixed_bfloat16": float32 weights, bfloat16 compute)
+        # the final LayerNorm and the tied head run in the weights' dtype, so that the
+        # logits, the softmax over the vocabulary and the loss are float32 (chapter 05,
+        # "The training recipe")
+        self.ln_f = keras.layers.LayerNormalization(epsilon=1e-5, center=self.bias, name="ln_f",
+                                                    dtype=self.dtype_policy.variable_dtype)
         # every weight exists from the start (as in nanoGPT), whatever the first input is
         self.build((None, self.block_size))
 
@@ -230,7 +238,11 @@ class MiniGPT(CausalLM):
         The output projection is tied to the token embedding: the score of token j is
         <LN_f(h), wte[j]>.
         """
-        return keras.ops.matmul(hidden, keras.ops.transpose(self.wte.embeddings))
+        # in the weights' dtype (float32 under "mixed_bfloat16"; inside the model's call
+        # Keras hands out wte already rounded to the compute dtype, cast back here)
+        dtype = self.dtype_policy.variable_dtype
+        embeddings = keras.ops.cast(self.wte.embeddings, dtype)
+        return keras.ops.matmul(keras.ops.cast(hidden, dtype), keras.ops.transpose(embeddings))
 
     def _logits(self, h):
         return self.head(self.ln_f(h))
@@ -246,7 +258,11 @@ class MiniGPT(CausalLM):
         return {"logits": self._logits(h), "cache": keras.ops.stack(layers)}
 
     def empty_cache(self, batch_size):
-        """A zero key/value cache, (n_layer, 2, batch_size, block_size, n_head, head_dim) float32."""
+        """A zero key/value cache, (n_layer, 2, batch_size, block_size, n_head, head_dim) float32.
+
+        The model computes with it in its compute dtype (under "mixed_bfloat16" the
+        cache it returns is bfloat16).
+        """
         return np.zeros((self.n_layer, 2, batch_size, self.block_size, self.n_head, self.head_dim), "float32")
 
     # --- generation (chapter 05, "Sampling from the mini-GPT" and "The KV cache") ------
