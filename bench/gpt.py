@@ -270,7 +270,7 @@ def main(argv=None):
     for r in results.values():
         print(f"{r['name']}: {r['params']:,} parameters, {r['train_s']:.0f} s, {r['tokens_per_s']:,.0f} tokens/s "
               f"steady ({r['tokens_per_s_all']:,.0f} over the whole run), {r['matmul_fraction']:.0%} of peak matmul, "
-              f"validation {r['val_nats']:.3f} nats/char (evaluated in {r['eval_s']:.0f} s), "
+              f"validation {r['val_nats']:.4f} nats/char (evaluated in {r['eval_s']:.0f} s), "
               f"peak RSS {r['peak_rss_mb']:,.0f} MB")
     keras_r, torch_r = results.get("keras"), results.get("torch")
     ratio = keras_r["tokens_per_s"] / torch_r["tokens_per_s"] if keras_r and torch_r else None
