@@ -172,6 +172,11 @@ class MiniGPT(CausalLM):
     "cache": updated cache}``. Everything is ``keras.ops``, so the model trains and
     generates on TensorFlow, JAX and PyTorch.
 
+    Under ``keras.config.set_dtype_policy("mixed_bfloat16")`` (set before building) the
+    weights stay float32, the blocks compute in bfloat16, and the final LayerNorm and
+    the logits are float32 (chapter 05, "The training recipe"; ``bench/gpt.py
+    --dtype-policy`` measures it).
+
     ``tokenizer``: an optional ``genlib.text.CharTokenizer``, saved in the config.
     What both language models share (checks, presets, ``fit``, ``generate``,
     ``generate_text``, ``evaluate_nats``) is ``genlib.models.causal_lm.CausalLM``.
