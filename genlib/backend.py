@@ -180,41 +180,48 @@ def differentiable_input_grad(fn, x):
 # --- Compiled inference for generation loops (chapter 05, "The KV cache") ----------
 
 
-def inference_function(model):
-    """A compiled ``f(inputs) -> model(inputs, training=False)`` for token-by-token loops.
+def inference_function(model, method=None):
+    """A compiled ``f(*args) -> method(*args)`` for token-by-token loops.
 
-    A generation loop calls the model once per new token on a tiny input, so the cost
-    of a call, not its arithmetic, sets the speed. ``model.predict_on_batch`` pays for
-    Keras' data handling and converts every output to NumPy, and on a CPU TensorFlow
-    runs it without XLA; this function compiles the call with XLA on TensorFlow
-    (``tf.function(jit_compile=True)``) and JAX (``jax.jit``), and returns backend
-    tensors, so a KV cache stays where it is between steps. The weights are read at
-    every call (TensorFlow captures the variables, JAX gets their current values), so
-    training the model afterwards does not leave the function stale. PyTorch runs
-    eagerly under ``torch.no_grad()``: ``torch.compile`` costs more than it saves here.
-    Inputs: any structure of arrays the model's ``call`` accepts; one trace per shape.
+    ``method`` defaults to ``model(inputs, training=False)``; MiniGPT passes its
+    ``call_with_cache`` (chapter 05, "The KV cache"). A generation loop calls the model
+    once per new token on a tiny input, so the cost of a call, not its arithmetic, sets
+    the speed. ``model.predict_on_batch`` pays for Keras' data handling and converts
+    every output to NumPy, and on a CPU TensorFlow runs it without XLA; this function
+    compiles the call with XLA on TensorFlow (``tf.function(jit_compile=True)``) and JAX
+    (``jax.jit``), and returns backend tensors, so a KV cache stays where it is between
+    steps. The weights are read at every call (TensorFlow captures the variables, JAX
+    gets their current values), so training the model afterwards does not leave the
+    function stale. PyTorch runs eagerly under ``torch.no_grad()``: ``torch.compile``
+    costs more than it saves here. Arguments: arrays or structures of arrays; one trace
+    per shape.
     """
+    fn = method if method is not None else (lambda inputs: model(inputs, training=False))
     name = keras.backend.backend()
     if name == "tensorflow":
         import tensorflow as tf
 
-        return tf.function(lambda inputs: model(inputs, training=False), jit_compile=True, reduce_retracing=True)
+        return tf.function(fn, jit_compile=True, reduce_retracing=True)
     if name == "jax":
         import jax
 
         @jax.jit
-        def pure(trainable, non_trainable, inputs):
-            outputs, _ = model.stateless_call(trainable, non_trainable, inputs, training=False)
-            return outputs
+        def pure(trainable, non_trainable, *args):
+            # the method reads each variable's value from the mapping, not from the
+            # variable: jax.jit sees the weights as inputs, never as baked-in constants
+            mapping = list(zip(model.trainable_variables, trainable)) + list(
+                zip(model.non_trainable_variables, non_trainable))
+            with keras.StatelessScope(state_mapping=mapping):
+                return fn(*args)
 
-        return lambda inputs: pure([v.value for v in model.trainable_variables],
-                                   [v.value for v in model.non_trainable_variables], inputs)
+        return lambda *args: pure([v.value for v in model.trainable_variables],
+                                  [v.value for v in model.non_trainable_variables], *args)
     if name == "torch":
         import torch
 
-        def call(inputs):
+        def call(*args):
             with torch.no_grad():
-                return model(keras.tree.map_structure(keras.ops.convert_to_tensor, inputs), training=False)
+                return fn(*keras.tree.map_structure(keras.ops.convert_to_tensor, args))
 
         return call
     raise NotImplementedError(f"inference_function has no branch for the {name!r} backend")
