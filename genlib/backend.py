@@ -29,12 +29,14 @@ def accelerators():
     return []
 
 
-def input_gradients(fn, *arrays):
-    """Gradients of a scalar ``fn(*tensors)`` with respect to each input array.
+def numpy_input_grads(fn, *arrays):
+    """Gradients of a scalar ``fn(*tensors)`` with respect to each input array, as NumPy.
 
     NumPy in, NumPy out (float32): one gradient per input, of the input's shape, zero
-    where ``fn`` does not depend on that input. Used by chapter 02 ("The
-    reparameterisation trick") to show which inputs a loss sends a gradient to.
+    where ``fn`` does not depend on that input. The result is a plain value, off every
+    tape: to look at, not to differentiate again (for that, inside a loss, see
+    :func:`differentiable_input_grad`). Used by chapter 02 ("The reparameterisation
+    trick") to show which inputs a loss sends a gradient to.
     """
     name = keras.backend.backend()
     arrays = [keras.ops.convert_to_numpy(a).astype("float32") for a in arrays]
@@ -58,7 +60,7 @@ def input_gradients(fn, *arrays):
         grads = torch.autograd.grad(fn(*tensors), tensors, allow_unused=True)
         grads = [torch.zeros_like(t) if g is None else g for g, t in zip(grads, tensors)]
     else:
-        raise NotImplementedError(f"input_gradients does not support the {name!r} backend")
+        raise NotImplementedError(f"numpy_input_grads does not support the {name!r} backend")
     return [keras.ops.convert_to_numpy(g) for g in grads]
 
 
@@ -145,13 +147,14 @@ def custom_train_step(model, step, *args):
     return logs, new_state
 
 
-def input_gradient(fn, x):
+def differentiable_input_grad(fn, x):
     """The gradient of ``sum(fn(x))`` w.r.t. the input tensor ``x``, itself differentiable.
 
-    ``fn`` maps a batch to one value per row (a critic); the result has x's shape.
-    The gradient stays on each backend's tape, so a loss built from it (the WGAN-GP
-    gradient penalty, chapter 03's exercise) can be differentiated again w.r.t. the
-    weights inside :func:`value_and_grad`.
+    ``fn`` maps a batch to one value per row (a critic); the result is a backend
+    tensor of x's shape. The gradient stays on each backend's tape, so a loss built
+    from it (the WGAN-GP gradient penalty, chapter 03's exercise) can be
+    differentiated again w.r.t. the weights inside :func:`value_and_grad`. (For
+    NumPy gradients of several inputs, to inspect, see :func:`numpy_input_grads`.)
     """
     name = keras.backend.backend()
     if name == "tensorflow":
@@ -171,47 +174,54 @@ def input_gradient(fn, x):
 
         x = keras.ops.convert_to_tensor(x).detach().requires_grad_(True)
         return torch.autograd.grad(keras.ops.sum(fn(x)), x, create_graph=True)[0]
-    raise NotImplementedError(f"input_gradient has no branch for the {name!r} backend")
+    raise NotImplementedError(f"differentiable_input_grad has no branch for the {name!r} backend")
 
 
 # --- Compiled inference for generation loops (chapter 05, "The KV cache") ----------
 
 
-def inference_function(model):
-    """A compiled ``f(inputs) -> model(inputs, training=False)`` for token-by-token loops.
+def inference_function(model, method=None):
+    """A compiled ``f(*args) -> method(*args)`` for token-by-token loops.
 
-    A generation loop calls the model once per new token on a tiny input, so the cost
-    of a call, not its arithmetic, sets the speed. ``model.predict_on_batch`` pays for
-    Keras' data handling and converts every output to NumPy, and on a CPU TensorFlow
-    runs it without XLA; this function compiles the call with XLA on TensorFlow
-    (``tf.function(jit_compile=True)``) and JAX (``jax.jit``), and returns backend
-    tensors, so a KV cache stays where it is between steps. The weights are read at
-    every call (TensorFlow captures the variables, JAX gets their current values), so
-    training the model afterwards does not leave the function stale. PyTorch runs
-    eagerly under ``torch.no_grad()``: ``torch.compile`` costs more than it saves here.
-    Inputs: any structure of arrays the model's ``call`` accepts; one trace per shape.
+    ``method`` defaults to ``model(inputs, training=False)``; MiniGPT passes its
+    ``call_with_cache`` (chapter 05, "The KV cache"). A generation loop calls the model
+    once per new token on a tiny input, so the cost of a call, not its arithmetic, sets
+    the speed. ``model.predict_on_batch`` pays for Keras' data handling and converts
+    every output to NumPy, and on a CPU TensorFlow runs it without XLA; this function
+    compiles the call with XLA on TensorFlow (``tf.function(jit_compile=True)``) and JAX
+    (``jax.jit``), and returns backend tensors, so a KV cache stays where it is between
+    steps. The weights are read at every call (TensorFlow captures the variables, JAX
+    gets their current values), so training the model afterwards does not leave the
+    function stale. PyTorch runs eagerly under ``torch.no_grad()``: ``torch.compile``
+    costs more than it saves here. Arguments: arrays or structures of arrays; one trace
+    per shape.
     """
+    fn = method if method is not None else (lambda inputs: model(inputs, training=False))
     name = keras.backend.backend()
     if name == "tensorflow":
         import tensorflow as tf
 
-        return tf.function(lambda inputs: model(inputs, training=False), jit_compile=True, reduce_retracing=True)
+        return tf.function(fn, jit_compile=True, reduce_retracing=True)
     if name == "jax":
         import jax
 
         @jax.jit
-        def pure(trainable, non_trainable, inputs):
-            outputs, _ = model.stateless_call(trainable, non_trainable, inputs, training=False)
-            return outputs
+        def pure(trainable, non_trainable, *args):
+            # the method reads each variable's value from the mapping, not from the
+            # variable: jax.jit sees the weights as inputs, never as baked-in constants
+            mapping = list(zip(model.trainable_variables, trainable)) + list(
+                zip(model.non_trainable_variables, non_trainable))
+            with keras.StatelessScope(state_mapping=mapping):
+                return fn(*args)
 
-        return lambda inputs: pure([v.value for v in model.trainable_variables],
-                                   [v.value for v in model.non_trainable_variables], inputs)
+        return lambda *args: pure([v.value for v in model.trainable_variables],
+                                  [v.value for v in model.non_trainable_variables], *args)
     if name == "torch":
         import torch
 
-        def call(inputs):
+        def call(*args):
             with torch.no_grad():
-                return model(keras.tree.map_structure(keras.ops.convert_to_tensor, inputs), training=False)
+                return fn(*keras.tree.map_structure(keras.ops.convert_to_tensor, args))
 
         return call
     raise NotImplementedError(f"inference_function has no branch for the {name!r} backend")

@@ -23,26 +23,26 @@ def _sinusoidal(n_positions, d, pair_index=False, swapped=False):
     return pe
 
 
-def _cached_call(model, ids, cache, pos):
-    return model({"ids": np.array(ids, "int32"), "cache": cache, "pos": np.array([pos], "int32")})
+def _cached_call(model, ids, cache, index):
+    return model.call_with_cache(np.array(ids, "int32"), cache, index)
 
 
 def _greedy_no_cache(model, prompt_ids, n):
     # right tokens, quadratic cost: every step re-reads the whole prefix into a fresh cache
     tokens = [int(t) for t in prompt_ids]
     for _ in range(n):
-        out = _cached_call(model, [tokens], model.empty_cache(1), 0)
-        tokens.append(int(np.argmax(keras.ops.convert_to_numpy(out["logits"])[0, -1])))
+        logits, _ = _cached_call(model, [tokens], model.empty_cache(1), 0)
+        tokens.append(int(np.argmax(keras.ops.convert_to_numpy(logits)[0, -1])))
     return np.array(tokens)
 
 
 def _greedy_cached(model, prompt_ids, n, carry_cache=True, shift=0):
     tokens = [int(t) for t in prompt_ids]
-    out = _cached_call(model, [tokens], model.empty_cache(1), 0)
+    logits, cache = _cached_call(model, [tokens], model.empty_cache(1), 0)
     for _ in range(n):
-        tokens.append(int(np.argmax(keras.ops.convert_to_numpy(out["logits"])[0, -1])))
-        cache = out["cache"] if carry_cache else model.empty_cache(1)
-        out = _cached_call(model, [[tokens[-1]]], cache, len(tokens) - 1 + shift)
+        tokens.append(int(np.argmax(keras.ops.convert_to_numpy(logits)[0, -1])))
+        cache = cache if carry_cache else model.empty_cache(1)
+        logits, cache = _cached_call(model, [[tokens[-1]]], cache, len(tokens) - 1 + shift)
     return np.array(tokens)
 
 

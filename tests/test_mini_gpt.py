@@ -6,10 +6,12 @@ import numpy as np
 import pytest
 
 import genlib
+from genlib.lm_metrics import evaluate_nats
 from genlib.models import MiniGPT, compile_for_training
 from genlib.models.mini_gpt import PRESETS, CausalSelfAttention
 from genlib.sampling import sample
-from genlib.text import CharTokenizer, WindowDataset, evaluate_nats, make_windows
+from genlib.tokenizer import CharTokenizer
+from genlib.windows import WindowDataset, make_windows
 
 TEXT = "to be, or not to be: that is the question.\n" * 20
 
@@ -96,10 +98,35 @@ def test_cached_step_logits_equal_the_full_pass():
     for t in range(4, 9):
         cache, logits = model._step(ids[:, t], cache, t)
         np.testing.assert_allclose(logits, full[:, t], atol=1e-5)
-    # the same cached call also runs through Keras' own predict path
-    out = model.predict_on_batch({"ids": ids[:, :1], "cache": model.empty_cache(2), "pos": np.zeros(2, "int32")})
-    np.testing.assert_allclose(out["logits"][:, 0], full[:, 0], atol=1e-5)
-    assert out["cache"].shape == (2, 2, 2, 12, 2, 8)
+    # the same cached call, eager (not compiled): a whole prompt at once, then one token
+    logits, cache = model.call_with_cache(ids[:, :5], model.empty_cache(2), 0)
+    np.testing.assert_allclose(numpy(logits), full[:, :5], atol=1e-5)
+    assert tuple(cache.shape) == (2, 2, 2, 12, 2, 8)
+    logits, cache = model.call_with_cache(ids[:, 5:6], cache, 5)
+    np.testing.assert_allclose(numpy(logits)[:, 0], full[:, 5], atol=1e-5)
+
+
+def test_the_cache_write_lands_at_index_and_nowhere_else():
+    model = tiny()
+    ids = np.random.default_rng(5).integers(0, 11, (1, 3)).astype("int32")
+    _, cache = model.call_with_cache(ids, model.empty_cache(1), 4)
+    written = np.abs(numpy(cache)).sum(axis=(0, 1, 2, 4, 5))            # (block_size,)
+    assert (written[4:7] > 0).all() and (written[:4] == 0).all() and (written[7:] == 0).all()
+
+
+def test_attention_dropout_acts_only_when_training():
+    genlib.seed(0)
+    attn = CausalSelfAttention(16, 2, dropout=0.5)
+    x = np.random.default_rng(0).normal(size=(2, 6, 16)).astype("float32")
+    attn.build(x.shape)
+    fused = numpy(attn(x))                                  # inference: the fused kernel
+    # the spelled-out softmax (training with dropout) equals the fused kernel at rate 0
+    attn.attn_drop.rate = attn.resid_drop.rate = 0.0
+    np.testing.assert_allclose(numpy(attn(x, training=True)), fused, atol=1e-5)
+    attn.attn_drop.rate = 0.5                               # attention dropout alone
+    a, b = numpy(attn(x, training=True)), numpy(attn(x, training=True))
+    assert not np.allclose(a, fused, atol=1e-3) and not np.allclose(a, b, atol=1e-3)
+    np.testing.assert_allclose(numpy(attn(x)), fused, atol=1e-6)
 
 
 @pytest.mark.parametrize("sampling", [dict(), dict(temperature=0.7, top_k=4), dict(top_p=0.8)])

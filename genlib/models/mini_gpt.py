@@ -20,8 +20,8 @@ variance of h does not grow with depth; biases zero, LayerNorm scales one.
 
 Generation keeps a key/value cache: the keys and values of every position seen so far,
 per layer, so each new token costs one position of attention instead of a re-run of the
-whole prefix (chapter 05, "The KV cache"). Training shares ``genlib.text``'s windows and
-``genlib.sampling`` with chapter 04's GRU.
+whole prefix (chapter 05, "The KV cache"). Training shares its windows (``genlib.windows``) and
+its sampler (``genlib.sampling``) with chapter 04's GRU.
 
     model = MiniGPT.from_preset("baby", tokenizer=tok)
     compile_for_training(model, max_steps=2000)
@@ -71,15 +71,21 @@ class _GPTLayer(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package="genlib")
 class CausalSelfAttention(_GPTLayer):
-    """Multi-head self-attention with a causal mask, and an optional key/value cache.
+    """Multi-head self-attention with a causal mask, and a key/value cache for generation.
 
     ``call(x)``: x (B, T, C) -> (B, T, C); position t attends to positions <= t.
 
-    ``call(x, cache=(k, v), positions=p)`` is the cached form used for generation:
-    ``k, v`` (B, S, H, D) hold the keys and values of up to S = ``block_size``
-    positions; ``p`` (B, T) are the absolute positions of the T new tokens. The new
-    keys and values are written into the cache at ``p``, each query attends to the
-    cached positions ``<= p``, and the layer returns ``(y, (k', v'))``.
+    ``call_with_cache(x, k_cache, v_cache, index)`` is the cached form (chapter 05, "The
+    KV cache"): x (B, T, C) holds the tokens at positions ``index .. index + T - 1``
+    (``index`` an int32 scalar); ``k_cache, v_cache`` (B, S, H, D) hold the keys and
+    values of up to S = ``block_size`` positions. The new keys and values are written
+    into the caches at ``index`` (``keras.ops.slice_update``), each query attends to the
+    cached positions up to its own, and the layer returns ``(y, k_cache', v_cache')``.
+
+    Dropout is nanoGPT's: on the attention weights (``attn_drop``, after the softmax)
+    and on the output projection (``resid_drop``), both only when training with
+    ``dropout > 0``. The fused ``keras.ops.dot_product_attention`` has no dropout, so
+    that case spells the softmax out; every other call uses the fused kernel.
     Chapter 05, "Scaled dot-product attention" and "The KV cache".
     """
 
@@ -92,6 +98,7 @@ class CausalSelfAttention(_GPTLayer):
         self.c_proj = keras.layers.Dense(n_embd, use_bias=bias,
                                          kernel_initializer=_normal(0.02 / math.sqrt(2 * n_layer)),
                                          name="c_proj")
+        self.attn_drop = keras.layers.Dropout(dropout)
         self.resid_drop = keras.layers.Dropout(dropout)
 
     def build(self, input_shape):
@@ -99,36 +106,56 @@ class CausalSelfAttention(_GPTLayer):
         self.c_proj.build(input_shape)
         self.built = True
 
-    def call(self, x, cache=None, positions=None, training=False):
+    def _qkv(self, x):
+        """x (B, T, C) -> q, k, v, each (B, T, H, D)."""
         batch, steps = keras.ops.shape(x)[0], keras.ops.shape(x)[1]
         qkv = keras.ops.reshape(self.c_attn(x), (batch, steps, 3, self.n_head, self.head_dim))
-        q, k, v = qkv[:, :, 0], qkv[:, :, 1], qkv[:, :, 2]            # each (B, T, H, D)
-        if cache is None:
-            y = keras.ops.dot_product_attention(q, k, v, is_causal=True)
-            new_cache = None
+        return qkv[:, :, 0], qkv[:, :, 1], qkv[:, :, 2]
+
+    def _out(self, y, training):
+        """Heads (B, T, H, D) -> concatenated and projected, (B, T, C)."""
+        batch, steps = keras.ops.shape(y)[0], keras.ops.shape(y)[1]
+        return self.resid_drop(self.c_proj(keras.ops.reshape(y, (batch, steps, self.n_embd))), training=training)
+
+    def call(self, x, training=False):
+        q, k, v = self._qkv(x)
+        if training and self.dropout > 0:
+            # softmax(Q K^T / sqrt(d) + M), dropped out, times V; heads on axis 1
+            q, k, v = (keras.ops.transpose(t, (0, 2, 1, 3)) for t in (q, k, v))
+            scores = keras.ops.matmul(q, keras.ops.transpose(k, (0, 1, 3, 2))) / math.sqrt(self.head_dim)
+            steps = keras.ops.shape(x)[1]
+            causal = keras.ops.tril(keras.ops.ones((steps, steps), dtype="bool"))
+            scores = keras.ops.where(causal, scores, keras.ops.full_like(scores, -1e9))
+            # the softmax in float32 under a bfloat16 policy (as dot_product_attention does)
+            probs = keras.ops.cast(keras.ops.softmax(keras.ops.cast(scores, "float32"), axis=-1), v.dtype)
+            weights = self.attn_drop(probs, training=training)
+            y = keras.ops.transpose(keras.ops.matmul(weights, v), (0, 2, 1, 3))
         else:
-            k_cache, v_cache = cache
-            size = keras.ops.shape(k_cache)[1]
-            # the cache holds keys and values in the compute dtype (bfloat16 under
-            # "mixed_bfloat16"; Keras casts a layer's float inputs to it anyway)
-            k_cache, v_cache = keras.ops.cast(k_cache, k.dtype), keras.ops.cast(v_cache, v.dtype)
-            # write row t of k/v to slot positions[:, t]: a one-hot matrix (B, T, S)
-            # does it with one matmul, for a single token or a whole prompt alike
-            slots = keras.ops.one_hot(positions, size, dtype=k.dtype)
-            written = keras.ops.sum(slots, axis=1)[:, :, None, None]   # (B, S, 1, 1)
-            k_cache = k_cache * (1.0 - written) + keras.ops.einsum("bts,bthd->bshd", slots, k)
-            v_cache = v_cache * (1.0 - written) + keras.ops.einsum("bts,bthd->bshd", slots, v)
-            # query at position p sees slots 0..p: (B, 1, T, S), broadcast over heads
-            mask = keras.ops.arange(size)[None, None, None, :] <= positions[:, None, :, None]
-            y = keras.ops.dot_product_attention(q, k_cache, v_cache, mask=mask)
-            new_cache = (k_cache, v_cache)
-        y = self.resid_drop(self.c_proj(keras.ops.reshape(y, (batch, steps, self.n_embd))), training=training)
-        return y if cache is None else (y, new_cache)
+            y = keras.ops.dot_product_attention(q, k, v, is_causal=True)
+        return self._out(y, training)
+
+    def call_with_cache(self, x, k_cache, v_cache, index):
+        q, k, v = self._qkv(x)
+        start = [0, index, 0, 0]
+        k_cache = keras.ops.slice_update(k_cache, start, keras.ops.cast(k, k_cache.dtype))
+        v_cache = keras.ops.slice_update(v_cache, start, keras.ops.cast(v, v_cache.dtype))
+        # the query at position index + t sees the slots 0 .. index + t: (1, 1, T, S)
+        positions = index + keras.ops.arange(keras.ops.shape(x)[1], dtype="int32")
+        slots = keras.ops.arange(keras.ops.shape(k_cache)[1], dtype="int32")
+        mask = (slots[None, :] <= positions[:, None])[None, None]
+        y = keras.ops.dot_product_attention(q, keras.ops.cast(k_cache, q.dtype), keras.ops.cast(v_cache, q.dtype),
+                                            mask=mask)
+        return self._out(y, False), k_cache, v_cache
 
 
 @keras.saving.register_keras_serializable(package="genlib")
 class Block(_GPTLayer):
-    """One transformer block: ``h + Attn(LN(h))``, then ``h + MLP(LN(h))``; (B, T, C) -> (B, T, C)."""
+    """One transformer block: ``h + Attn(LN(h))``, then ``h + MLP(LN(h))``; (B, T, C) -> (B, T, C).
+
+    ``call_with_cache(h, k_cache, v_cache, index)`` is the same block over cached
+    attention (:meth:`CausalSelfAttention.call_with_cache`); returns ``(h, k_cache',
+    v_cache')``.
+    """
 
     def __init__(self, n_embd, n_head, n_layer=1, bias=False, dropout=0.0, **kwargs):
         super().__init__(n_embd, n_head, n_layer, bias, dropout, **kwargs)
@@ -147,14 +174,19 @@ class Block(_GPTLayer):
         self.mlp_proj.build(tuple(input_shape[:-1]) + (4 * self.n_embd,))
         self.built = True
 
-    def call(self, h, cache=None, positions=None, training=False):
-        a = self.attn(self.ln_1(h), cache=cache, positions=positions, training=training)
-        a, new_cache = (a, None) if cache is None else a
-        h = h + a
+    def mlp(self, x, training=False):
+        """W2 gelu(W1 x), with dropout: (B, T, C) -> (B, T, C)."""
         # GPT-2's tanh approximation of GELU
-        m = self.mlp_proj(keras.ops.gelu(self.c_fc(self.ln_2(h)), approximate=True))
-        h = h + self.mlp_drop(m, training=training)
-        return h if cache is None else (h, new_cache)
+        return self.mlp_drop(self.mlp_proj(keras.ops.gelu(self.c_fc(x), approximate=True)), training=training)
+
+    def call(self, h, training=False):
+        h = h + self.attn(self.ln_1(h), training=training)
+        return h + self.mlp(self.ln_2(h), training=training)
+
+    def call_with_cache(self, h, k_cache, v_cache, index):
+        a, k_cache, v_cache = self.attn.call_with_cache(self.ln_1(h), k_cache, v_cache, index)
+        h = h + a
+        return h + self.mlp(self.ln_2(h)), k_cache, v_cache
 
 
 @keras.saving.register_keras_serializable(package="genlib")
@@ -164,20 +196,19 @@ class MiniGPT(CausalLM):
     ``call(ids)``: int ids (B, T), T <= block_size -> logits (B, T, vocab_size), where
     ``logits[:, t]`` scores the token after ``ids[:, t]``, from ``ids[:, :t+1]`` only.
 
-    ``call({"ids": ids, "cache": cache, "pos": pos})`` is the cached step that
-    ``generate`` compiles (``genlib.backend.inference_function``; ``predict_on_batch``
-    accepts the same dict): ``cache`` (n_layer, 2, B,
-    block_size, n_head, head_dim) holds the keys and values of earlier positions,
-    ``pos`` (B,) is the position of ``ids[:, 0]``; returns ``{"logits": (B, T, V),
-    "cache": updated cache}``. Everything is ``keras.ops``, so the model trains and
-    generates on TensorFlow, JAX and PyTorch.
+    ``call_with_cache(ids, cache, index)`` is the cached step generation uses
+    (keras-hub's ``GPT2CausalLM`` has the same): ids (B, T) at positions ``index ..
+    index + T - 1`` (``index`` an int32 scalar), ``cache`` (n_layer, 2, B, block_size,
+    n_head, head_dim) the keys and values of earlier positions (:meth:`empty_cache`);
+    returns ``(logits (B, T, V), updated cache)``. Everything is ``keras.ops``, so the
+    model trains and generates on TensorFlow, JAX and PyTorch.
 
     Under ``keras.config.set_dtype_policy("mixed_bfloat16")`` (set before building) the
     weights stay float32, the blocks compute in bfloat16, and the final LayerNorm and
     the logits are float32 (chapter 05, "The training recipe"; ``bench/gpt.py
     --dtype-policy`` measures it).
 
-    ``tokenizer``: an optional ``genlib.text.CharTokenizer``, saved in the config.
+    ``tokenizer``: an optional ``genlib.tokenizer.CharTokenizer``, saved in the config.
     What both language models share (checks, presets, ``fit``, ``generate``,
     ``generate_text``, ``evaluate_nats``) is ``genlib.models.causal_lm.CausalLM``.
     """
@@ -217,8 +248,6 @@ class MiniGPT(CausalLM):
         self.built = True
 
     def call(self, inputs, training=False):
-        if isinstance(inputs, dict):
-            return self._call_cached(inputs["ids"], inputs["cache"], inputs["pos"])
         steps = keras.ops.shape(inputs)[1]
         if isinstance(steps, int) and steps > self.block_size:
             raise ValueError(f"the input has {steps} positions but block_size={self.block_size}; "
@@ -249,25 +278,19 @@ class MiniGPT(CausalLM):
         embeddings = keras.ops.cast(self.wte.embeddings, dtype)
         return keras.ops.matmul(keras.ops.cast(hidden, dtype), keras.ops.transpose(embeddings))
 
-    def _logits(self, h):
-        return self.head(self.ln_f(h))
-
-    def _call_cached(self, ids, cache, pos):
-        steps = keras.ops.shape(ids)[1]
-        positions = keras.ops.cast(pos, "int32")[:, None] + keras.ops.arange(steps, dtype="int32")[None, :]
-        h = self.wte(ids) + self.wpe(positions)
+    def call_with_cache(self, ids, cache, index):
+        """One cached forward pass (chapter 05, "The KV cache"): see the class docstring."""
+        index = keras.ops.cast(index, "int32")
+        positions = index + keras.ops.arange(keras.ops.shape(ids)[1], dtype="int32")
+        h = self.wte(ids) + self.wpe(positions)[None]
         layers = []
         for i, block in enumerate(self.blocks):
-            h, (k, v) = block(h, cache=(cache[i, 0], cache[i, 1]), positions=positions)
+            h, k, v = block.call_with_cache(h, cache[i, 0], cache[i, 1], index)
             layers.append(keras.ops.stack([k, v]))
-        return {"logits": self._logits(h), "cache": keras.ops.stack(layers)}
+        return self.head(self.ln_f(h)), keras.ops.stack(layers)
 
     def empty_cache(self, batch_size):
-        """A zero key/value cache, (n_layer, 2, batch_size, block_size, n_head, head_dim) float32.
-
-        The model computes with it in its compute dtype (under "mixed_bfloat16" the
-        cache it returns is bfloat16).
-        """
+        """A zero key/value cache, (n_layer, 2, batch_size, block_size, n_head, head_dim) float32."""
         return np.zeros((self.n_layer, 2, batch_size, self.block_size, self.n_head, self.head_dim), "float32")
 
     # --- generation (chapter 05, "Sampling from the mini-GPT" and "The KV cache") ------
@@ -277,6 +300,12 @@ class MiniGPT(CausalLM):
         if getattr(self, "_inference_fn", None) is None:
             self._inference_fn = inference_function(self)
         return self._inference_fn(inputs)
+
+    def _forward_cached(self, ids, cache, index):
+        """:meth:`call_with_cache` compiled once for generation."""
+        if getattr(self, "_cached_fn", None) is None:
+            self._cached_fn = inference_function(self, self.call_with_cache)
+        return self._cached_fn(ids, cache, np.int32(index))
 
     def _padded(self, window):
         # the model is causal, so padding on the right cannot change the real positions,
@@ -292,15 +321,13 @@ class MiniGPT(CausalLM):
 
     def _prefill(self, window):
         """Read ``window`` (B, n <= block_size) into a fresh cache: (cache, logits after it)."""
-        out = self._forward({"ids": self._padded(window), "cache": self.empty_cache(window.shape[0]),
-                             "pos": np.zeros(window.shape[0], "int32")})
-        return out["cache"], keras.ops.convert_to_numpy(out["logits"])[:, window.shape[1] - 1]
+        logits, cache = self._forward_cached(self._padded(window), self.empty_cache(window.shape[0]), 0)
+        return cache, keras.ops.convert_to_numpy(logits)[:, window.shape[1] - 1]
 
     def _step(self, token, cache, position):
         """One cached position: token ids (B,) at ``position`` -> (cache, logits (B, V))."""
-        out = self._forward({"ids": token[:, None].astype("int32"), "cache": cache,
-                             "pos": np.full(len(token), position, "int32")})
-        return out["cache"], keras.ops.convert_to_numpy(out["logits"])[:, 0]
+        logits, cache = self._forward_cached(token[:, None].astype("int32"), cache, position)
+        return cache, keras.ops.convert_to_numpy(logits)[:, 0]
 
     def generate_step(self, ids, max_new_tokens, next_token, use_cache=True):
         """Generation over a window of ``block_size`` tokens (chapter 05, "Sampling from the
