@@ -254,6 +254,7 @@ def probabilities_op(logits, settings, previous=None):
     """
     ops = keras.ops
     dtype = sampling_dtype()
+    settings = {name: ops.convert_to_tensor(value) for name, value in settings.items()}
     z = ops.cast(logits, dtype)
     if previous is not None:
         z = z + settings["delta"] * ops.take(settings["green"], ops.cast(previous, "int32"), axis=0)

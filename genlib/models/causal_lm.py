@@ -27,6 +27,8 @@ call into compiled code; L is rounded up to a power of two and the lengths are t
 so a new prompt length or ``max_new_tokens`` rarely means a new trace.
 """
 
+import warnings
+
 import keras
 import numpy as np
 
@@ -133,8 +135,13 @@ class CausalLM(keras.Model):
         u = make_rng(seed).random((n, batch))
         if n == 0:
             return ids[0] if single else ids
+        window = self._generation_window()
+        if window is not None and prompt_length > window:
+            warnings.warn(f"the prompt has {prompt_length} tokens; the model reads only the last "
+                          f"block_size={window} of them", stacklevel=2)
         length = prompt_length + n
-        size = padded_length(length + self._generate_margin())
+        # generate_step may read a whole window from any position up to the last one
+        size = padded_length(length + (window or 0))
         tokens = np.zeros((batch, size), "int32")
         tokens[:, :prompt_length] = ids
         uniforms = np.zeros((size, batch), sampling_dtype())
@@ -152,9 +159,9 @@ class CausalLM(keras.Model):
             compiled[key] = inference_function(self, lambda *args: self.generate_step(*args, **options))
         return compiled[key]
 
-    def _generate_margin(self):
-        """Extra buffer columns ``generate_step`` may read past the last token (MiniGPT's window)."""
-        return 0
+    def _generation_window(self):
+        """The most tokens the model reads at once (MiniGPT's ``block_size``), or None (no limit)."""
+        return None
 
     def generate_step(self, tokens, prompt_length, length, uniforms, settings):
         """The model's generation loop, in ``keras.ops``: fills ``tokens[:, prompt_length:length]``."""

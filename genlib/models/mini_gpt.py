@@ -30,7 +30,6 @@ whole prefix (chapter 05, "The KV cache"). Training shares ``genlib.text``'s win
 """
 
 import math
-import warnings
 
 import keras
 import numpy as np
@@ -281,8 +280,7 @@ class MiniGPT(CausalLM):
 
     # --- generation (chapter 05, "Sampling from the mini-GPT" and "The KV cache") ------
 
-    def _generate_margin(self):
-        # a window of block_size tokens is read from any position up to the last one
+    def _generation_window(self):
         return self.block_size
 
     def _window(self, tokens, start):
@@ -348,14 +346,6 @@ class MiniGPT(CausalLM):
         """One cached position: token ids (B,) at position ``filled`` -> (logits (B, V), cache, filled + 1)."""
         logits, cache = self.call_with_cache(token[:, None], cache, filled)
         return logits[:, 0], cache, filled + 1
-
-    def generate(self, prompt_ids, max_new_tokens, *args, **kwargs):
-        if np.ndim(prompt_ids) and np.shape(prompt_ids)[-1] > self.block_size:
-            warnings.warn(f"the prompt has {np.shape(prompt_ids)[-1]} tokens; the model reads only the last "
-                          f"block_size={self.block_size} of them", stacklevel=2)
-        return super().generate(prompt_ids, max_new_tokens, *args, **kwargs)
-
-    generate.__doc__ = CausalLM.generate.__doc__
 
     def _eval_block_size(self, block_size):
         if block_size is not None and not 1 <= block_size <= self.block_size:
