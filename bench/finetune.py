@@ -41,7 +41,8 @@ import genlib  # noqa: E402
 from bench import common  # noqa: E402
 from genlib import finetune  # noqa: E402
 from genlib.models import MiniGPT, compile_for_training  # noqa: E402
-from genlib.text import CharTokenizer, WindowDataset, split  # noqa: E402
+from genlib.tokenizer import CharTokenizer  # noqa: E402
+from genlib.windows import WindowDataset, split  # noqa: E402
 
 PASSAGE, BLOCK, PRESET, BATCH, LR = 256, 128, "baby", 12, 1e-3
 # the settings the goals are stated at (their defaults; --quick changes them)

@@ -12,7 +12,7 @@ for each:
   warm-up excluded) and over the whole run, and the fraction of the machine's measured
   fp32 matmul throughput that this is, counting the model's FLOPs per token;
 - validation loss in nats/char after the last iteration, over the whole validation
-  split (``genlib.text.evaluate_nats``: windows of 64, every character scored once);
+  split (``genlib.lm_metrics.evaluate_nats``: windows of 64, every character scored once);
 - peak resident memory of the process;
 - for MiniGPT, generation speed at 256 new tokens with and without the KV cache, and
   CharGRU "medium"'s (``--generation-only`` measures just these, without training:
@@ -75,7 +75,8 @@ def data(seed, iters, batch_size, block_size):
     import numpy as np
 
     import genlib
-    from genlib.text import CharTokenizer, split
+    from genlib.tokenizer import CharTokenizer
+    from genlib.windows import split
 
     text = genlib.data.shakespeare()
     tok = CharTokenizer.fit(text)
@@ -129,7 +130,7 @@ def generation_only(args, parser):
 
     import genlib
     from genlib.models import MiniGPT
-    from genlib.text import CharTokenizer
+    from genlib.tokenizer import CharTokenizer
 
     genlib.seed(args.seed)
     tok = CharTokenizer.fit(genlib.data.shakespeare())
@@ -186,7 +187,7 @@ def torch_worker(args):
     from torch import nn
     from torch.nn import functional as F
 
-    from genlib.text import evaluate_nats
+    from genlib.lm_metrics import evaluate_nats
 
     torch.manual_seed(args.seed)
     tok, val_ids, x, y = data(args.seed, args.iters, args.batch_size, BABY["block_size"])

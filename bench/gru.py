@@ -1,7 +1,7 @@
 """Benchmark: genlib's CharGRU against the TensorFlow tutorial's GRU, same wall-clock.
 
 Both models train on Shakespeare (``genlib.data.shakespeare()``, first 90 % for
-training, last 10 % for validation, ``genlib.text.split``) for ``--seconds`` of
+training, last 10 % for validation, ``genlib.windows.split``) for ``--seconds`` of
 training each, one after the other in this process, on the CPU. Reported per model:
 validation cross-entropy in nats and bits per character over the whole validation
 split (``CharGRU.evaluate_nats``: every character after the first is scored once),
@@ -32,10 +32,12 @@ import numpy as np  # noqa: E402
 
 import genlib  # noqa: E402
 from bench import common  # noqa: E402
+from genlib.lm_metrics import bits_per_token  # noqa: E402
 from genlib.models import CharGRU  # noqa: E402
-from genlib.models.char_gru import PRESETS, bits_per_token  # noqa: E402
-from genlib.text import CharTokenizer, WindowDataset, make_windows, split  # noqa: E402
+from genlib.models.char_gru import PRESETS  # noqa: E402
+from genlib.tokenizer import CharTokenizer  # noqa: E402
 from genlib.training import CosineOverTime, TimeLimit  # noqa: E402
+from genlib.windows import WindowDataset, make_windows, split  # noqa: E402
 
 GOALS = [common.Goal("CharGRU's validation loss at least 0.25 nats/char below the tutorial model's in the same run",
                      "<=", -0.25, unit="nats/char", stated_at=("seconds", "eval_block"))]

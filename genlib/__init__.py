@@ -5,12 +5,14 @@
     EPOCHS = genlib.budget(smoke=1, cpu=10, gpu=30)
     (x_train, y_train), (x_test, y_test) = genlib.data.mnist()
 
-Modules: ``data`` (datasets, cached and verified), ``text`` (tokenizer, training
-windows), ``sampling`` (temperature, top-k, top-p, a watermark), ``metrics`` (FID and a classifier
-score on MNIST features), ``plots``, ``training``, ``models`` (the models of chapters
-02 to 05), ``pretrained`` (cached pre-trained weights), ``finetune`` (adapting a
-pre-trained model to a labelled task, chapter 06) and ``applications`` (chapter 08's
-tools for music, molecules and control: NumPy, with music21 and RDKit where needed).
+Modules: ``data`` (datasets, cached and verified), ``tokenizer`` (characters to ids and
+back), ``windows`` (a language model's training windows), ``lm_metrics`` (a language
+model's held-out loss in nats and bits), ``sampling`` (temperature, top-k, top-p, a
+watermark), ``metrics`` (FID and a classifier score on MNIST features), ``plots``,
+``training``, ``models`` (the models of chapters 02 to 05), ``pretrained`` (cached
+pre-trained weights), ``finetune`` (adapting a pre-trained model to a labelled task,
+chapter 06) and ``applications`` (chapter 08's tools for music, molecules and control:
+NumPy, with music21 and RDKit where needed).
 Everything uses ``keras.ops`` and runs on the TensorFlow, JAX and PyTorch backends;
 backend-specific code lives in ``genlib.backend``.
 
@@ -18,9 +20,10 @@ backend-specific code lives in ``genlib.backend``.
 Keras: ``keras.saving.load_model("vae.keras")`` then finds class ``VAE``.
 """
 
-from genlib import applications, data, finetune, metrics, models, plots, pretrained, sampling, text, training
+from genlib import (applications, data, finetune, lm_metrics, metrics, models, plots, pretrained, sampling,
+                    tokenizer, training, windows)
 from genlib.config import budget, env_report, profile, rng, seed
 
 __version__ = "0.1.0"
-__all__ = ["applications", "budget", "data", "env_report", "finetune", "metrics", "models", "plots", "pretrained",
-           "profile", "rng", "sampling", "seed", "text", "training"]
+__all__ = ["applications", "budget", "data", "env_report", "finetune", "lm_metrics", "metrics", "models", "plots",
+           "pretrained", "profile", "rng", "sampling", "seed", "tokenizer", "training", "windows"]

@@ -29,12 +29,14 @@ def accelerators():
     return []
 
 
-def input_gradients(fn, *arrays):
-    """Gradients of a scalar ``fn(*tensors)`` with respect to each input array.
+def numpy_input_grads(fn, *arrays):
+    """Gradients of a scalar ``fn(*tensors)`` with respect to each input array, as NumPy.
 
     NumPy in, NumPy out (float32): one gradient per input, of the input's shape, zero
-    where ``fn`` does not depend on that input. Used by chapter 02 ("The
-    reparameterisation trick") to show which inputs a loss sends a gradient to.
+    where ``fn`` does not depend on that input. The result is a plain value, off every
+    tape: to look at, not to differentiate again (for that, inside a loss, see
+    :func:`differentiable_input_grad`). Used by chapter 02 ("The reparameterisation
+    trick") to show which inputs a loss sends a gradient to.
     """
     name = keras.backend.backend()
     arrays = [keras.ops.convert_to_numpy(a).astype("float32") for a in arrays]
@@ -58,7 +60,7 @@ def input_gradients(fn, *arrays):
         grads = torch.autograd.grad(fn(*tensors), tensors, allow_unused=True)
         grads = [torch.zeros_like(t) if g is None else g for g, t in zip(grads, tensors)]
     else:
-        raise NotImplementedError(f"input_gradients does not support the {name!r} backend")
+        raise NotImplementedError(f"numpy_input_grads does not support the {name!r} backend")
     return [keras.ops.convert_to_numpy(g) for g in grads]
 
 
@@ -145,13 +147,14 @@ def custom_train_step(model, step, *args):
     return logs, new_state
 
 
-def input_gradient(fn, x):
+def differentiable_input_grad(fn, x):
     """The gradient of ``sum(fn(x))`` w.r.t. the input tensor ``x``, itself differentiable.
 
-    ``fn`` maps a batch to one value per row (a critic); the result has x's shape.
-    The gradient stays on each backend's tape, so a loss built from it (the WGAN-GP
-    gradient penalty, chapter 03's exercise) can be differentiated again w.r.t. the
-    weights inside :func:`value_and_grad`.
+    ``fn`` maps a batch to one value per row (a critic); the result is a backend
+    tensor of x's shape. The gradient stays on each backend's tape, so a loss built
+    from it (the WGAN-GP gradient penalty, chapter 03's exercise) can be
+    differentiated again w.r.t. the weights inside :func:`value_and_grad`. (For
+    NumPy gradients of several inputs, to inspect, see :func:`numpy_input_grads`.)
     """
     name = keras.backend.backend()
     if name == "tensorflow":
@@ -171,7 +174,7 @@ def input_gradient(fn, x):
 
         x = keras.ops.convert_to_tensor(x).detach().requires_grad_(True)
         return torch.autograd.grad(keras.ops.sum(fn(x)), x, create_graph=True)[0]
-    raise NotImplementedError(f"input_gradient has no branch for the {name!r} backend")
+    raise NotImplementedError(f"differentiable_input_grad has no branch for the {name!r} backend")
 
 
 # --- Compiled inference for generation loops (chapter 05, "The KV cache") ----------

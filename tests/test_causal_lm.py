@@ -13,7 +13,8 @@ import genlib
 from genlib.models import CharGRU, MiniGPT
 from genlib.models.causal_lm import CausalLM, check_generate_args, padded_length
 from genlib.sampling import Watermark, sample, sample_op
-from genlib.text import CharTokenizer, WindowDataset
+from genlib.tokenizer import CharTokenizer
+from genlib.windows import WindowDataset
 
 TEXT = "abcabcabd" * 30
 

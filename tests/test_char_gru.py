@@ -3,10 +3,12 @@ import numpy as np
 import pytest
 
 import genlib
+from genlib.lm_metrics import bits_per_token
 from genlib.models import CharGRU
-from genlib.models.char_gru import PRESETS, bits_per_token
+from genlib.models.char_gru import PRESETS
 from genlib.sampling import Watermark, sample
-from genlib.text import CharTokenizer, WindowDataset, make_windows
+from genlib.tokenizer import CharTokenizer
+from genlib.windows import WindowDataset, make_windows
 
 TEXT = "to be, or not to be: that is the question.\n" * 20
 

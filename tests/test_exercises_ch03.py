@@ -7,7 +7,7 @@ import numpy as np
 from exercise_harness import exercise_tests
 from keras import layers, ops
 
-from genlib.backend import input_gradient, value_and_grad
+from genlib.backend import differentiable_input_grad, value_and_grad
 from genlib.models import GAN
 
 NOTEBOOK = "03_gan.ipynb"
@@ -36,7 +36,7 @@ def _interpolate_swapped(x_real, x_fake, seed=None):
 
 
 def _grad_rows(critic, x_hat):
-    grad = input_gradient(lambda v: critic(v, training=True), x_hat)
+    grad = differentiable_input_grad(lambda v: critic(v, training=True), x_hat)
     return ops.reshape(grad, (ops.shape(grad)[0], -1))
 
 
@@ -95,7 +95,7 @@ WRONG = {
 
 
 SCOPE = dict(np=np, keras=keras, layers=layers, ops=ops, genlib=genlib, GAN=GAN,
-             input_gradient=input_gradient, value_and_grad=value_and_grad)
+             differentiable_input_grad=differentiable_input_grad, value_and_grad=value_and_grad)
 
 
 (test_every_exercise_is_covered, test_check_passes_solution_and_fails_stub_and_wrong_answers,

@@ -24,7 +24,7 @@ import numpy as np
 import pytest
 
 import genlib
-from genlib import data, metrics, sampling, text, training
+from genlib import data, lm_metrics, metrics, sampling, tokenizer, training, windows
 
 ROOT = Path(genlib.__file__).resolve().parents[1]  # the genlib under test, for subprocesses
 
@@ -295,21 +295,21 @@ BAD_INPUT = [
     ("NaN logits", lambda: sampling.sample(np.array([[np.nan, 0, 0, 0]])), "NaN"),
     ("+inf logits", lambda: sampling.sample(np.array([[np.inf, 0, 0, 0]])), r"\+inf"),
     ("all masked", lambda: sampling.probabilities(np.full((1, 3), -np.inf)), "masked"),
-    # text
-    ("split 1.5", lambda: text.split(np.arange(10), 1.5), r"\(0, 1\)"),
-    ("split -0.5", lambda: text.split(np.arange(10), -0.5), r"\(0, 1\)"),
-    ("split 0", lambda: text.split(np.arange(10), 0), r"\(0, 1\)"),
-    ("windows stride 0", lambda: text.make_windows(np.arange(20), 4, stride=0), "stride"),
-    ("windows block 0", lambda: text.make_windows(np.arange(20), 0), "block_size"),
-    ("windows negative id", lambda: text.make_windows(np.arange(-1, 20), 4), "token ids"),
-    ("dataset batch 0", lambda: text.WindowDataset(np.arange(20), 4, 0, steps=1), "batch_size"),
-    ("dataset block 0", lambda: text.WindowDataset(np.arange(20), 0, 2, steps=1), "block_size"),
-    ("dataset steps 0", lambda: text.WindowDataset(np.arange(20), 4, 2, steps=0), "steps"),
-    ("decode floats", lambda: text.CharTokenizer.fit("ab").decode(np.array([0.0, 1.5])), "integers"),
-    ("decode 3-D", lambda: text.CharTokenizer.fit("ab").decode(np.zeros((1, 1, 1), int)), "shape"),
-    ("nats negative id", lambda: text.evaluate_nats(lambda x: np.zeros((*x.shape, 3)), [0, 1, -1, 2], 2),
+    # tokenizer, windows, language-model metrics
+    ("split 1.5", lambda: windows.split(np.arange(10), 1.5), r"\(0, 1\)"),
+    ("split -0.5", lambda: windows.split(np.arange(10), -0.5), r"\(0, 1\)"),
+    ("split 0", lambda: windows.split(np.arange(10), 0), r"\(0, 1\)"),
+    ("windows stride 0", lambda: windows.make_windows(np.arange(20), 4, stride=0), "stride"),
+    ("windows block 0", lambda: windows.make_windows(np.arange(20), 0), "block_size"),
+    ("windows negative id", lambda: windows.make_windows(np.arange(-1, 20), 4), "token ids"),
+    ("dataset batch 0", lambda: windows.WindowDataset(np.arange(20), 4, 0, steps=1), "batch_size"),
+    ("dataset block 0", lambda: windows.WindowDataset(np.arange(20), 0, 2, steps=1), "block_size"),
+    ("dataset steps 0", lambda: windows.WindowDataset(np.arange(20), 4, 2, steps=0), "steps"),
+    ("decode floats", lambda: tokenizer.CharTokenizer.fit("ab").decode(np.array([0.0, 1.5])), "integers"),
+    ("decode 3-D", lambda: tokenizer.CharTokenizer.fit("ab").decode(np.zeros((1, 1, 1), int)), "shape"),
+    ("nats negative id", lambda: lm_metrics.evaluate_nats(lambda x: np.zeros((*x.shape, 3)), [0, 1, -1, 2], 2),
      "token ids"),
-    ("nats id >= vocab", lambda: text.evaluate_nats(lambda x: np.zeros((*x.shape, 3)), [0, 1, 3, 2], 2),
+    ("nats id >= vocab", lambda: lm_metrics.evaluate_nats(lambda x: np.zeros((*x.shape, 3)), [0, 1, 3, 2], 2),
      r"0\.\.2"),
     ("gpt nats id -1", lambda: _gpt().evaluate_nats(np.array([0, 1, -1, 2])), r"0\.\.4"),
     # training

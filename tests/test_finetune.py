@@ -12,7 +12,7 @@ import genlib
 from genlib import finetune, pretrained
 from genlib.data import GENRES, PLAY_GENRES, Play
 from genlib.models import MiniGPT
-from genlib.text import CharTokenizer
+from genlib.tokenizer import CharTokenizer
 
 
 def fake_plays():

@@ -6,7 +6,7 @@ import pytest
 from keras import ops
 
 import genlib
-from genlib.backend import input_gradient, value_and_grad
+from genlib.backend import differentiable_input_grad, value_and_grad
 from genlib.models import GAN, dcgan, mlp_gan
 from genlib.models.gan import discriminator_loss, generator_loss
 
@@ -192,11 +192,11 @@ def test_bad_builder_arguments():
         tiny_gan().sample(0)
 
 
-# --- genlib.backend.input_gradient, used by the WGAN-GP exercise ------------------
+# --- genlib.backend.differentiable_input_grad, used by the WGAN-GP exercise -------
 
-def test_input_gradient_of_a_quadratic():
+def test_differentiable_input_grad_of_a_quadratic():
     x = ops.convert_to_tensor(np.array([[1.0, -2.0], [0.5, 3.0]], dtype="float32"))
-    grad = input_gradient(lambda v: ops.sum(v * v, axis=1), x)
+    grad = differentiable_input_grad(lambda v: ops.sum(v * v, axis=1), x)
     np.testing.assert_allclose(as_np(grad), 2 * as_np(x), rtol=1e-6)
 
 
@@ -233,7 +233,7 @@ def test_conditional_gan_trains_with_labels_and_samples_by_label(tmp_path):
         GAN(*conditional_nets(), num_classes=4)                       # label width mismatch
 
 
-def test_second_order_gradient_through_input_gradient_and_the_sqrt_at_zero():
+def test_second_order_gradient_through_differentiable_input_grad_and_the_sqrt_at_zero():
     # The WGAN-GP penalty differentiates an input gradient w.r.t. the weights. For a
     # flat critic the input gradient is 0: a bare sqrt then gives NaN weight gradients,
     # sqrt(sum(g^2) + eps) does not (chapter 03, exercise 2).
@@ -242,7 +242,7 @@ def test_second_order_gradient_through_input_gradient_and_the_sqrt_at_zero():
 
     def penalty(eps):
         def loss_fn():
-            g = input_gradient(lambda v: flat(v), x)
+            g = differentiable_input_grad(lambda v: flat(v), x)
             return 10.0 * ops.mean((ops.sqrt(ops.sum(g ** 2, axis=1) + eps) - 1.0) ** 2), ()
         (value, _), grads = value_and_grad(loss_fn, flat.trainable_variables, flat.variables)
         return float(as_np(value)), [as_np(g) for g in grads]
@@ -253,9 +253,11 @@ def test_second_order_gradient_through_input_gradient_and_the_sqrt_at_zero():
     assert np.isclose(value, 10.0, rtol=1e-5) and all(np.isfinite(g).all() for g in grads)
     # and a critic with slope: the penalty's weight gradient matches the analytic one
     sloped = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1, kernel_initializer="ones")])
-    (value, _), grads = value_and_grad(
-        lambda: (ops.mean((ops.sqrt(ops.sum(input_gradient(lambda v: sloped(v), x) ** 2, axis=1)) - 1.0) ** 2), ()),
-        sloped.trainable_variables, sloped.variables)
+    def sloped_penalty():
+        g = differentiable_input_grad(lambda v: sloped(v), x)
+        return ops.mean((ops.sqrt(ops.sum(g ** 2, axis=1)) - 1.0) ** 2), ()
+
+    (value, _), grads = value_and_grad(sloped_penalty, sloped.trainable_variables, sloped.variables)
     # |w| = sqrt(2): penalty (sqrt(2) - 1)^2, d/dw = 2 (|w| - 1) w / |w|
     assert np.isclose(float(as_np(value)), (np.sqrt(2) - 1) ** 2, rtol=1e-5)
     np.testing.assert_allclose(as_np(grads[0]).ravel(), 2 * (np.sqrt(2) - 1) / np.sqrt(2) * np.ones(2), rtol=1e-5)

@@ -6,10 +6,12 @@ import numpy as np
 import pytest
 
 import genlib
+from genlib.lm_metrics import evaluate_nats
 from genlib.models import MiniGPT, compile_for_training
 from genlib.models.mini_gpt import PRESETS, CausalSelfAttention
 from genlib.sampling import Watermark, sample
-from genlib.text import CharTokenizer, WindowDataset, evaluate_nats, make_windows
+from genlib.tokenizer import CharTokenizer
+from genlib.windows import WindowDataset, make_windows
 
 TEXT = "to be, or not to be: that is the question.\n" * 20
 

@@ -34,8 +34,10 @@ import numpy as np
 
 from genlib.backend import inference_function
 from genlib.config import rng as make_rng
+from genlib.lm_metrics import evaluate_nats
 from genlib.sampling import Watermark, check_sampling_args, sampler_settings, sampling_dtype
-from genlib.text import CharTokenizer, check_token_data, evaluate_nats, preset_config
+from genlib.tokenizer import CharTokenizer
+from genlib.windows import check_token_data
 
 
 def check_generate_args(prompt_ids, max_new_tokens, vocab_size, temperature=1.0, top_k=None, top_p=None,
@@ -72,7 +74,7 @@ class CausalLM(keras.Model):
 
     ``sizes``: the subclass's integer sizes by name (``units``, ``n_layer`` ...), each
     checked to be an integer >= 1 like ``vocab_size``. ``dropout`` in [0, 1).
-    ``tokenizer``: an optional ``genlib.text.CharTokenizer`` (or its config dict), saved
+    ``tokenizer``: an optional ``genlib.tokenizer.CharTokenizer`` (or its config dict), saved
     in the model's config so a loaded ``.keras`` file can read and write text.
     """
 
@@ -93,14 +95,24 @@ class CausalLM(keras.Model):
 
     @classmethod
     def from_preset(cls, name, vocab_size=None, tokenizer=None, **overrides):
-        """``Model.from_preset("small", tokenizer=tok)``; sizes from the class's ``PRESETS``."""
-        return cls(**preset_config(cls.PRESETS, name, vocab_size, tokenizer, overrides))
+        """``Model.from_preset("small", tokenizer=tok)``; sizes from the class's ``PRESETS``.
+
+        The preset's sizes, updated with ``overrides``; ``vocab_size`` is taken from the
+        tokenizer when not given.
+        """
+        if name not in cls.PRESETS:
+            raise ValueError(f"unknown preset {name!r}; choose one of {', '.join(cls.PRESETS)}")
+        if vocab_size is None:
+            if tokenizer is None:
+                raise ValueError("give vocab_size or a tokenizer")
+            vocab_size = tokenizer.vocab_size
+        return cls(**{**cls.PRESETS[name], **overrides, "vocab_size": vocab_size, "tokenizer": tokenizer})
 
     def fit(self, x=None, y=None, *args, **kwargs):
         """``keras.Model.fit``, after checking token ids against the vocabulary.
 
-        Arrays, tensors and a ``genlib.text.WindowDataset`` are checked
-        (``genlib.text.check_token_data``): an id outside ``0..vocab_size - 1`` raises
+        Arrays, tensors and a ``genlib.windows.WindowDataset`` are checked
+        (``genlib.windows.check_token_data``): an id outside ``0..vocab_size - 1`` raises
         ``ValueError``, where XLA would clamp it to the last embedding row and train on
         without an error. Other datasets (``tf.data``, generators) are not checked.
         """
@@ -176,10 +188,10 @@ class CausalLM(keras.Model):
     def evaluate_nats(self, ids, block_size=None, batch_size=64):
         """Mean cross-entropy in nats per token of predicting ``ids[1:]``, every token once.
 
-        The text is cut into windows (``genlib.text.evaluate_nats``), each read from
+        The text is cut into windows (``genlib.lm_metrics.evaluate_nats``), each read from
         the start; ``block_size`` is the window, by default the model's own (its
         ``_eval_block_size``). Divide by ``ln 2`` for bits per character
-        (``genlib.text.bits_per_token``; chapter 04, "The chain rule of probability").
+        (``genlib.lm_metrics.bits_per_token``; chapter 04, "The chain rule of probability").
         """
         return evaluate_nats(lambda x: self.predict(x, batch_size=batch_size, verbose=0), ids,
                              self._eval_block_size(block_size), batch_size, vocab_size=self.vocab_size)

@@ -14,7 +14,7 @@ with one recurrent state h_t that summarises the prefix x_<=t:
     l_t = W h_t + b                           logits of p(x_{t+1} | x_<=t), (batch, vocab)
 
 Training is next-character classification at every position of a window (inputs
-``x[i:i+T]``, targets ``x[i+1:i+T+1]``, see ``genlib.text``) with the cross-entropy
+``x[i:i+T]``, targets ``x[i+1:i+T+1]``, see ``genlib.windows``) with the cross-entropy
 ``-log softmax(l_t)[x_{t+1}]``, in nats. Generation reads the prompt once and then
 takes ONE recurrent step per new character, carrying h from step to step; re-reading
 the whole prefix each step gives the same distribution at quadratic cost, and
@@ -32,7 +32,6 @@ from keras import ops
 
 from genlib.models.causal_lm import CausalLM
 from genlib.sampling import sample_op
-from genlib.text import bits_per_token  # noqa: F401  (chapter 04 imports it from here)
 
 # Named sizes, as minGPT has. "tutorial" is the model of the TensorFlow text
 # generation tutorial (Embedding 256 -> GRU 1024), the benchmark's reference.
@@ -53,7 +52,7 @@ class CharGRU(CausalLM):
     ``call(ids, states=..., return_states=True)`` also takes and returns the list of
     per-layer states, each (batch, units); this is what ``generate`` uses.
 
-    ``tokenizer``: an optional ``genlib.text.CharTokenizer``; it is saved with the
+    ``tokenizer``: an optional ``genlib.tokenizer.CharTokenizer``; it is saved with the
     model (in its config), so a loaded ``.keras`` file can read and write text.
     What both language models share (checks, presets, ``fit``, ``generate``,
     ``generate_text``, ``evaluate_nats``) is ``genlib.models.causal_lm.CausalLM``.

@@ -20,8 +20,8 @@ variance of h does not grow with depth; biases zero, LayerNorm scales one.
 
 Generation keeps a key/value cache: the keys and values of every position seen so far,
 per layer, so each new token costs one position of attention instead of a re-run of the
-whole prefix (chapter 05, "The KV cache"). Training shares ``genlib.text``'s windows and
-``genlib.sampling`` with chapter 04's GRU.
+whole prefix (chapter 05, "The KV cache"). Training shares its windows (``genlib.windows``) and
+its sampler (``genlib.sampling``) with chapter 04's GRU.
 
     model = MiniGPT.from_preset("baby", tokenizer=tok)
     compile_for_training(model, max_steps=2000)
@@ -202,7 +202,7 @@ class MiniGPT(CausalLM):
     returns ``(logits (B, T, V), updated cache)``. Everything is ``keras.ops``, so the
     model trains and generates on TensorFlow, JAX and PyTorch.
 
-    ``tokenizer``: an optional ``genlib.text.CharTokenizer``, saved in the config.
+    ``tokenizer``: an optional ``genlib.tokenizer.CharTokenizer``, saved in the config.
     What both language models share (checks, presets, ``fit``, ``generate``,
     ``generate_text``, ``evaluate_nats``) is ``genlib.models.causal_lm.CausalLM``.
     """
