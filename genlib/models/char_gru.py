@@ -50,7 +50,7 @@ class CharGRU(CausalLM):
     ``call(ids)``: int ids (batch, T) -> logits (batch, T, vocab_size), where
     ``logits[:, t]`` scores the token that follows ``ids[:, t]``.
     ``call(ids, states=..., return_states=True)`` also takes and returns the list of
-    per-layer states, each (batch, units); this is what ``generate`` uses.
+    per-layer states, each (batch, units). ``generate`` runs :meth:`step` in a compiled loop.
 
     ``tokenizer``: an optional ``genlib.tokenizer.CharTokenizer``; it is saved with the
     model (in its config), so a loaded ``.keras`` file can read and write text.
