@@ -21,6 +21,7 @@ for each:
     python bench/gpt.py                          # the benchmark (a few minutes per model)
     python bench/gpt.py --iters 200              # a quick check that it runs
     python bench/gpt.py --jit-compile false      # MiniGPT without XLA (TensorFlow)
+    python bench/gpt.py --models keras --dtype-policy mixed_bfloat16   # MiniGPT in bfloat16 mixed precision
     KERAS_BACKEND=jax python bench/gpt.py        # MiniGPT on JAX
     python bench/gpt.py --check                  # exit 1 unless the goals in bench/README.md are met
     python bench/gpt.py --generation-only        # generation speed only (seconds, no training)
@@ -156,6 +157,9 @@ def keras_worker(args):
     from genlib.models import MiniGPT, compile_for_training
     from genlib.training import StepTimer
 
+    # "mixed_bfloat16": float32 weights and optimizer, bfloat16 activations and matmuls;
+    # MiniGPT keeps its final LayerNorm, logits and loss in float32
+    keras.config.set_dtype_policy(args.dtype_policy)
     genlib.seed(args.seed)
     tok, val_ids, x, y = data(args.seed, args.iters, args.batch_size, BABY["block_size"])
     model = MiniGPT(tok.vocab_size, **BABY, tokenizer=tok)
@@ -175,7 +179,7 @@ def keras_worker(args):
     gen = generation_speed(model, tok, args)
     sample = model.generate_text("ROMEO:", 200, temperature=0.8, seed=0)
     return dict(name=f"MiniGPT ({keras.backend.backend()}, jit_compile={model.jit_compile}, "
-                     f"steps_per_execution={args.steps_per_execution})",
+                     f"steps_per_execution={args.steps_per_execution}, dtype policy {args.dtype_policy})",
                 times=[0.0, *timer.step_ends], steps_per_callback=args.steps_per_execution, val_nats=val, eval_s=eval_s,
                 params=model.count_params(), vocab_size=tok.vocab_size, matmul_gflops=gflops, gen=gen,
                 sample=sample)
@@ -281,6 +285,8 @@ def parse(argv=None):
     parser.add_argument("--jit-compile", default="true", choices=["auto", "true", "false"],
                         help="XLA for MiniGPT's train step (TensorFlow and JAX)")
     parser.add_argument("--steps-per-execution", type=int, default=1)
+    parser.add_argument("--dtype-policy", default="float32", choices=["float32", "mixed_bfloat16"],
+                        help="MiniGPT's Keras dtype policy (mixed_bfloat16: float32 weights, bfloat16 compute)")
     parser.add_argument("--gen-tokens", type=int, default=256)
     parser.add_argument("--generation-only", action="store_true",
                         help="measure generation speed only (untrained models, no training, no PyTorch twin)")
@@ -325,7 +331,7 @@ def main(argv=None):
     for r in results.values():
         print(f"{r['name']}: {r['params']:,} parameters, {r['train_s']:.0f} s, {r['tokens_per_s']:,.0f} tokens/s "
               f"steady ({r['tokens_per_s_all']:,.0f} over the whole run), {r['matmul_fraction']:.0%} of peak matmul, "
-              f"validation {r['val_nats']:.3f} nats/char (evaluated in {r['eval_s']:.0f} s), "
+              f"validation {r['val_nats']:.4f} nats/char (evaluated in {r['eval_s']:.0f} s), "
               f"peak RSS {r['peak_rss_mb']:,.0f} MB")
     keras_r, torch_r = results.get("keras"), results.get("torch")
     ratio = keras_r["tokens_per_s"] / torch_r["tokens_per_s"] if keras_r and torch_r else None

@@ -127,7 +127,9 @@ class CausalSelfAttention(_GPTLayer):
             steps = keras.ops.shape(x)[1]
             causal = keras.ops.tril(keras.ops.ones((steps, steps), dtype="bool"))
             scores = keras.ops.where(causal, scores, keras.ops.full_like(scores, -1e9))
-            weights = self.attn_drop(keras.ops.softmax(scores, axis=-1), training=training)
+            # the softmax in float32 under a bfloat16 policy (as dot_product_attention does)
+            probs = keras.ops.cast(keras.ops.softmax(keras.ops.cast(scores, "float32"), axis=-1), v.dtype)
+            weights = self.attn_drop(probs, training=training)
             y = keras.ops.transpose(keras.ops.matmul(weights, v), (0, 2, 1, 3))
         else:
             y = keras.ops.dot_product_attention(q, k, v, is_causal=True)
@@ -202,6 +204,11 @@ class MiniGPT(CausalLM):
     returns ``(logits (B, T, V), updated cache)``. Everything is ``keras.ops``, so the
     model trains and generates on TensorFlow, JAX and PyTorch.
 
+    Under ``keras.config.set_dtype_policy("mixed_bfloat16")`` (set before building) the
+    weights stay float32, the blocks compute in bfloat16, and the final LayerNorm and
+    the logits are float32 (chapter 05, "The training recipe"; ``bench/gpt.py
+    --dtype-policy`` measures it).
+
     ``tokenizer``: an optional ``genlib.tokenizer.CharTokenizer``, saved in the config.
     What both language models share (checks, presets, ``fit``, ``generate``,
     ``generate_text``, ``evaluate_nats``) is ``genlib.models.causal_lm.CausalLM``.
@@ -223,7 +230,12 @@ class MiniGPT(CausalLM):
         self.drop = keras.layers.Dropout(self.dropout)
         self.blocks = [Block(self.n_embd, self.n_head, self.n_layer, self.bias, self.dropout, name=f"h_{i}")
                        for i in range(self.n_layer)]
-        self.ln_f = keras.layers.LayerNormalization(epsilon=1e-5, center=self.bias, name="ln_f")
+        # under a mixed policy (e.g. "mixed_bfloat16": float32 weights, bfloat16 compute)
+        # the final LayerNorm and the tied head run in the weights' dtype, so that the
+        # logits, the softmax over the vocabulary and the loss are float32 (chapter 05,
+        # "The training recipe")
+        self.ln_f = keras.layers.LayerNormalization(epsilon=1e-5, center=self.bias, name="ln_f",
+                                                    dtype=self.dtype_policy.variable_dtype)
         # every weight exists from the start (as in nanoGPT), whatever the first input is
         self.build((None, self.block_size))
 
@@ -261,7 +273,11 @@ class MiniGPT(CausalLM):
         The output projection is tied to the token embedding: the score of token j is
         <LN_f(h), wte[j]>.
         """
-        return keras.ops.matmul(hidden, keras.ops.transpose(self.wte.embeddings))
+        # in the weights' dtype (float32 under "mixed_bfloat16"; inside the model's call
+        # Keras hands out wte already rounded to the compute dtype, cast back here)
+        dtype = self.dtype_policy.variable_dtype
+        embeddings = keras.ops.cast(self.wte.embeddings, dtype)
+        return keras.ops.matmul(keras.ops.cast(hidden, dtype), keras.ops.transpose(embeddings))
 
     def call_with_cache(self, ids, cache, index):
         """One cached forward pass (chapter 05, "The KV cache"): see the class docstring."""
