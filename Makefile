@@ -73,10 +73,16 @@ $(VENV)/.backends: $(STAMP) requirements/backends.txt
 	touch $@
 
 # TensorFlow is `make test`'s backend; this runs the same tests and notebooks on the other two.
+# PyTorch gets one thread per test worker: with JOBS workers on JOBS cores, its default of
+# one thread per core makes the workers' many tiny operations (token-by-token generation)
+# wait for each other's threads: on a busy 2-core machine a mini-GPT token took 51 ms
+# with the default threads and 8 ms with one (2026-12-01, load about 3.4).
+TORCH_THREADS := $(if $(PARALLEL),OMP_NUM_THREADS=1)
 test-backends: data $(VENV)/.backends
 	for backend in jax torch; do \
 	  echo "== KERAS_BACKEND=$$backend"; \
-	  KERAS_BACKEND=$$backend GENLIB_PROFILE=smoke $(PYTEST) $(PARALLEL) --nbval-lax $(TESTS) || exit 1; \
+	  threads=$$([ $$backend = torch ] && echo "$(TORCH_THREADS)"); \
+	  env $$threads KERAS_BACKEND=$$backend GENLIB_PROFILE=smoke $(PYTEST) $(PARALLEL) --nbval-lax $(TESTS) || exit 1; \
 	done
 
 # bench/gpt.py times a PyTorch twin of MiniGPT, so the PyTorch extra is installed too
