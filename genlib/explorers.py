@@ -18,6 +18,8 @@ browser. ``widget()`` wraps the same calls in ipywidgets sliders for a live kern
 and a reader without a kernel see), then displays the widget.
 """
 
+import io
+
 import matplotlib.pyplot as plt
 import numpy as np
 
@@ -40,10 +42,14 @@ class _Explorer:
         """The current slider values, ``{name: value}``."""
         raise NotImplementedError
 
+    def defaults(self):
+        """The starting values; each setting of ``figure(static)`` starts from them."""
+        raise NotImplementedError
+
     def widget(self):
         """ipywidgets sliders and an output area; moving a slider calls ``set`` and redraws."""
         import ipywidgets as widgets
-        from IPython.display import display
+        from IPython.display import Image
 
         sliders = {}
         current = self.values()
@@ -55,10 +61,14 @@ class _Explorer:
 
         def redraw(change=None):
             self.set(**{name: s.value for name, s in sliders.items()})
-            with out:
-                out.clear_output(wait=True)
-                self.draw()
-                plt.show()
+            # the figure goes into the widget's own state, not into the cell's outputs
+            # (which hold the static figure): nothing is printed twice without a browser
+            fig = self.draw()
+            png = io.BytesIO()
+            fig.savefig(png, format="png", bbox_inches="tight")
+            plt.close(fig)
+            out.outputs = ()
+            out.append_display_data(Image(data=png.getvalue(), format="png"))
 
         for s in sliders.values():
             s.observe(redraw, names="value")
@@ -110,6 +120,9 @@ class LatentExplorer(_Explorer):
     def values(self):
         return {f"z{d + 1}": float(self.z[d]) for d in self.dims}
 
+    def defaults(self):
+        return {f"z{d + 1}": 0.0 for d in self.dims}
+
     def set(self, **values):
         """Move the code: ``set(z1=0.5, z2=-1.0)``; returns the decoded image (H, W)."""
         names = self._slider_specs()
@@ -149,7 +162,7 @@ class LatentExplorer(_Explorer):
 
     def figure(self, static):
         """Static picture: the map with lettered markers at each setting of ``static``
-        (a list of ``{"z1": .., "z2": ..}``) and the digit each one decodes to."""
+        (a list of ``{"z1": .., "z2": ..}``; a slider not named is at 0) and the digit each one decodes to."""
         n = len(static)
         fig = plt.figure(figsize=(3 + 1.3 * n, 3))
         grid = fig.add_gridspec(1, n + 2)
@@ -157,7 +170,7 @@ class LatentExplorer(_Explorer):
         a, b = self._map(ax_map)
         images = []
         for i, setting in enumerate(static):
-            images.append(self.set(**setting))
+            images.append(self.set(**{**self.defaults(), **setting}))
             ax_map.annotate(chr(65 + i), (self.z[a], self.z[b]), ha="center", va="center", fontsize=11,
                             fontweight="bold", bbox=dict(boxstyle="circle,pad=0.15", fc="w", ec="k"))
             ax = fig.add_subplot(grid[0, i + 2])
@@ -207,6 +220,9 @@ class SamplingExplorer(_Explorer):
                 "top_k": (0, len(self.logits), 1, "top-k (0 = off)"),
                 "top_p": (0.05, 1.0, 0.01, "top-p (1 = off)")}
 
+    def defaults(self):
+        return {"temperature": 1.0, "top_k": 0, "top_p": 1.0}
+
     def values(self):
         return {"temperature": self.temperature, "top_k": self.top_k or 0, "top_p": 1.0 if self.top_p is None else self.top_p}
 
@@ -241,7 +257,6 @@ class SamplingExplorer(_Explorer):
         ax.bar(range(len(top)), s["p_temperature"][top], color=colours)
         ax.set_xticks(range(len(top)), [repr(self.tokenizer.decode([i]))[1:-1] for i in top], fontsize=8)
         ax.set_title(f"{self._label()}: keeps {int(s['kept'].sum())} of {len(s['p'])}", fontsize=9)
-        ax.set_ylim(0, 1)
         if with_text:
             ax.set_xlabel(_wrap(self.sample_prompt + s["text"]), fontsize=8, family="monospace", loc="left")
 
@@ -257,11 +272,11 @@ class SamplingExplorer(_Explorer):
 
     def figure(self, static):
         """Static picture: one bar chart per setting of ``static`` (a list of dicts for
-        ``set``), each with its seeded sample underneath; also printed."""
+        ``set``; a setting not named is at its default: T = 1, no cut), each with its seeded sample underneath; also printed."""
         fig, axes = plt.subplots(1, len(static), figsize=(3.4 * len(static), 3.4), sharey=True, squeeze=False)
         self.static_states = []
         for ax, setting in zip(axes[0], static):
-            self.static_states.append(self.set(**setting))
+            self.static_states.append(self.set(**{**self.defaults(), **setting}))
             self._bars(ax, with_text=False)
             print(f"--- {self._label()} ---\n{self.sample_prompt}{self.state['text']}\n")
         axes[0, 0].set_ylabel(f"p(next | {self.prompt[-12:]!r})")
