@@ -9,7 +9,7 @@ PYTEST := $(BIN)/python -m pytest
 # Jupyter refuses to run as root (containers, CI) unless told to.
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: lab test test-cpu test-backends data kernel install bench student grade formgrade book book-check readme-images clean help
+.PHONY: lab test test-cpu test-backends data kernel install lock bench student grade formgrade book book-check readme-images clean help
 
 help:
 	@echo "make lab            install, fetch data, start JupyterLab on chapters/"
@@ -17,6 +17,7 @@ help:
 	@echo "make test-cpu       every chapter in the learner's cpu profile, with a table of wall times (long)"
 	@echo "make test-backends  unit tests + every notebook (smoke) on the JAX and PyTorch backends"
 	@echo "make data           fill the data cache (run once online; offline afterwards)"
+	@echo "make lock           re-resolve requirements/lock.txt and backends.txt after a pin change in pyproject.toml"
 	@echo "make bench          run the benchmarks in bench/ (long: minutes each)"
 	@echo "make student        the student edition of every chapter in student/ (nbgrader; CHAPTERS=... for some)"
 	@echo "make formgrade      JupyterLab in the repository root: Nbgrader > Formgrader grades written answers by hand"
@@ -25,11 +26,19 @@ help:
 	@echo "make book-check     open every page of the book in headless Chromium (offline); screenshots in build/book-screenshots"
 	@echo "make readme-images  copy the book's gallery (a cpu or gpu build) to docs/images/ for the README"
 
-$(STAMP): pyproject.toml
+# Everything at the versions of the lock (requirements/lock.txt, `make lock`), then genlib
+# itself without asking pip to resolve again: two fresh machines get the same packages.
+LOCK := requirements/lock.txt
+$(STAMP): pyproject.toml $(LOCK)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --upgrade --quiet pip
-	$(BIN)/python -m pip install --quiet -e .
+	$(BIN)/python -m pip install --quiet pip==26.3
+	$(BIN)/python -m pip install --quiet -r $(LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
+
+# After changing a pin in pyproject.toml: re-resolve requirements/lock.txt and backends.txt
+lock: install
+	$(BIN)/python tools/lock.py
 
 install: $(STAMP)
 
@@ -59,8 +68,8 @@ CHAPTERS ?=
 test-cpu: data
 	$(BIN)/python tools/time_chapters.py --profile cpu $(CHAPTERS)
 
-$(VENV)/.backends: $(STAMP)
-	$(BIN)/python -m pip install --quiet -e ".[backends]"
+$(VENV)/.backends: $(STAMP) requirements/backends.txt
+	$(BIN)/python -m pip install --quiet -r requirements/backends.txt
 	touch $@
 
 # TensorFlow is `make test`'s backend; this runs the same tests and notebooks on the other two.

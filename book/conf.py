@@ -26,7 +26,7 @@ exclude_patterns = ["_build", "**.ipynb_checkpoints"]
 # --- notebooks: executed already, outputs and glue values come from the run -------------
 nb_execution_mode = "off"
 nb_merge_streams = True
-# ipywidgets' views (tqdm bars) need widget JavaScript from a CDN: show their text instead
+# ipywidgets' views (the explorers of chapters 02, 04 and 05) need widget JavaScript from a CDN: show their text instead
 nb_mime_priority_overrides = [
     ("html", "application/vnd.jupyter.widget-view+json", None),
     ("html", "application/vnd.jupyter.widget-state+json", None),
