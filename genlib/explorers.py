@@ -48,8 +48,12 @@ class _Explorer:
 
     def widget(self):
         """ipywidgets sliders and an output area; moving a slider calls ``set`` and redraws."""
-        import ipywidgets as widgets
-        from IPython.display import Image
+        try:
+            import ipywidgets as widgets
+            from IPython.display import Image
+        except ImportError as e:
+            raise ImportError("the explorers' sliders need ipywidgets (the course extra: "
+                              "pip install 'genlib[course]'); figure() works without it") from e
 
         sliders = {}
         current = self.values()
