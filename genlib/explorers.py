@@ -88,7 +88,11 @@ class _Explorer:
         self.figure(static)
         plt.show()
         self.set(**start)
-        display(self.widget())
+        bundle = self.widget()._repr_mimebundle_()
+        # what the book and a page without a kernel show in place of the sliders
+        bundle["text/plain"] = ("[sliders: " + ", ".join(spec[3] for spec in self._slider_specs().values())
+                                + "; they move in a running Jupyter kernel, the figure above shows fixed settings]")
+        display(bundle, raw=True)
 
 
 class LatentExplorer(_Explorer):

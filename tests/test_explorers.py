@@ -108,5 +108,8 @@ def test_sampling_explorer_figures_and_widget(model):
     assert explorer.state["kept"].sum() == 4
     explorer.draw()
     plt.close("all")
+    explorer.show([dict(temperature=0.5)])      # the static figure, then the widget with its text
+    assert explorer.values() == {"temperature": 1.0, "top_k": 4, "top_p": 1.0}
+    plt.close("all")
     with pytest.raises(ValueError, match="temperature"):
         explorer.set(temperature=0.0)
