@@ -14,22 +14,28 @@ for each:
 - validation loss in nats/char after the last iteration, over the whole validation
   split (``genlib.lm_metrics.evaluate_nats``: windows of 64, every character scored once);
 - peak resident memory of the process;
-- for MiniGPT, generation speed at 256 new tokens with and without the KV cache.
+- for MiniGPT, generation speed at 256 new tokens with and without the KV cache, and
+  CharGRU "medium"'s (``--generation-only`` measures just these, without training:
+  the speed of generation does not depend on the weights).
 
     python bench/gpt.py                          # the benchmark (a few minutes per model)
     python bench/gpt.py --iters 200              # a quick check that it runs
     python bench/gpt.py --jit-compile false      # MiniGPT without XLA (TensorFlow)
+    python bench/gpt.py --models keras --dtype-policy mixed_bfloat16   # MiniGPT in bfloat16 mixed precision
     KERAS_BACKEND=jax python bench/gpt.py        # MiniGPT on JAX
     python bench/gpt.py --check                  # exit 1 unless the goals in bench/README.md are met
+    python bench/gpt.py --generation-only        # generation speed only (seconds, no training)
 
 Goals (bench/README.md): MiniGPT's steady-state training tokens/s at least 1.75x the
 PyTorch twin's; with the KV cache, generation at least 5x as fast as without, at 256 new
-tokens.
+tokens; on TensorFlow, MiniGPT at least 5,000 new tokens/s and CharGRU "medium" at least
+3,000 tokens/s, at batch 1.
 """
 
 import argparse
 import json
 import math
+import os
 import resource
 import subprocess
 import sys
@@ -46,6 +52,12 @@ GOALS = [common.Goal("MiniGPT's steady-state training tokens/s at least 1.75× t
                      unit="×", stated_at=("iters", "batch_size")),
          common.Goal("with the KV cache, generation at least 5× as fast as without, at 256 new tokens", ">=", 5,
                      unit="×", stated_at=("gen_tokens",))]
+GENERATION_GOALS = [
+    common.Goal("on TensorFlow, baby MiniGPT generates at least 5,000 new tokens/s at batch 1 with the KV cache",
+                ">=", 5000, unit="tokens/s", stated_at=("gen_tokens",)),
+    common.Goal("on TensorFlow, CharGRU \"medium\" generates at least 3,000 tokens/s at batch 1", ">=", 3000,
+                unit="tokens/s", stated_at=("gen_tokens",))]
+GOALS = GOALS + GENERATION_GOALS
 
 
 def flops_per_token(vocab_size, n_layer, n_embd, block_size, **_):
@@ -86,6 +98,57 @@ def matmul_gflops(matmul, n=2048, repeats=10):
     return 2 * n ** 3 / best / 1e9
 
 
+def generation_speed(model, tok, args, repeats=3):
+    """New tokens/s at batch 1: MiniGPT with and without the KV cache, and CharGRU "medium".
+
+    Each is called once first (compilation is not counted), then the three are timed
+    back to back, ``repeats`` times, and the best time of each is kept.
+    """
+
+    import numpy as np
+
+    from genlib.models import CharGRU
+
+    gru = CharGRU.from_preset("medium", tokenizer=tok)
+    prompt = np.array(tok.encode("ROMEO:"))
+    runs = {"cache": lambda n: model.generate(prompt, n, seed=0),
+            "no_cache": lambda n: model.generate(prompt, n, seed=0, use_cache=False),
+            "gru": lambda n: gru.generate(prompt, n, seed=0)}
+    for run in runs.values():
+        run(8)
+    best = {name: math.inf for name in runs}
+    for _ in range(repeats):
+        for name, run in runs.items():
+            t = time.perf_counter()
+            run(args.gen_tokens)
+            best[name] = min(best[name], time.perf_counter() - t)
+    return {name: args.gen_tokens / seconds for name, seconds in best.items()}
+
+
+def generation_only(args, parser):
+    """``--generation-only``: the generation rows, from untrained models (speed does not depend on the weights)."""
+    import keras
+
+    import genlib
+    from genlib.models import MiniGPT
+    from genlib.tokenizer import CharTokenizer
+
+    genlib.seed(args.seed)
+    tok = CharTokenizer.fit(genlib.data.shakespeare())
+    gen = generation_speed(MiniGPT(tok.vocab_size, **BABY, tokenizer=tok), tok, args)
+    backend = keras.backend.backend()
+    speedup = gen["cache"] / gen["no_cache"]
+    print()
+    common.table(["date", "backend", "command", "MiniGPT new tokens/s, cache", "no cache", "cache / no cache",
+                  "CharGRU medium tokens/s", "load average"],
+                 [[common.today(), backend, f"`{common.command_line()}`", f"{gen['cache']:,.0f}",
+                   f"{gen['no_cache']:,.0f}", f"{speedup:.1f}×", f"{gen['gru']:,.0f}",
+                   f"{os.getloadavg()[0]:.1f} at the end"]])
+    on_tf = backend == "tensorflow"
+    common.check_goals([(GOALS[1], speedup), (GENERATION_GOALS[0], gen["cache"] if on_tf else None),
+                        (GENERATION_GOALS[1], gen["gru"] if on_tf else None)], args, parser)
+
+
 def keras_worker(args):
     import keras
     import numpy as np
@@ -94,6 +157,9 @@ def keras_worker(args):
     from genlib.models import MiniGPT, compile_for_training
     from genlib.training import StepTimer
 
+    # "mixed_bfloat16": float32 weights and optimizer, bfloat16 activations and matmuls;
+    # MiniGPT keeps its final LayerNorm, logits and loss in float32
+    keras.config.set_dtype_policy(args.dtype_policy)
     genlib.seed(args.seed)
     tok, val_ids, x, y = data(args.seed, args.iters, args.batch_size, BABY["block_size"])
     model = MiniGPT(tok.vocab_size, **BABY, tokenizer=tok)
@@ -110,16 +176,10 @@ def keras_worker(args):
     a = keras.random.normal((2048, 2048))
     gflops = matmul_gflops(lambda: keras.ops.convert_to_numpy(keras.ops.matmul(a, a)[0, 0]))
 
-    gen = {}
-    prompt = np.array(tok.encode("ROMEO:"))
-    for use_cache in (True, False):
-        model.generate(prompt, 8, seed=0, use_cache=use_cache)        # compile outside the clock
-        t = time.perf_counter()
-        model.generate(prompt, args.gen_tokens, seed=0, use_cache=use_cache)
-        gen["cache" if use_cache else "no_cache"] = args.gen_tokens / (time.perf_counter() - t)
+    gen = generation_speed(model, tok, args)
     sample = model.generate_text("ROMEO:", 200, temperature=0.8, seed=0)
     return dict(name=f"MiniGPT ({keras.backend.backend()}, jit_compile={model.jit_compile}, "
-                     f"steps_per_execution={args.steps_per_execution})",
+                     f"steps_per_execution={args.steps_per_execution}, dtype policy {args.dtype_policy})",
                 times=[0.0, *timer.step_ends], steps_per_callback=args.steps_per_execution, val_nats=val, eval_s=eval_s,
                 params=model.count_params(), vocab_size=tok.vocab_size, matmul_gflops=gflops, gen=gen,
                 sample=sample)
@@ -225,7 +285,11 @@ def parse(argv=None):
     parser.add_argument("--jit-compile", default="true", choices=["auto", "true", "false"],
                         help="XLA for MiniGPT's train step (TensorFlow and JAX)")
     parser.add_argument("--steps-per-execution", type=int, default=1)
+    parser.add_argument("--dtype-policy", default="float32", choices=["float32", "mixed_bfloat16"],
+                        help="MiniGPT's Keras dtype policy (mixed_bfloat16: float32 weights, bfloat16 compute)")
     parser.add_argument("--gen-tokens", type=int, default=256)
+    parser.add_argument("--generation-only", action="store_true",
+                        help="measure generation speed only (untrained models, no training, no PyTorch twin)")
     parser.add_argument("--models", type=common.names("keras", "torch"), default="keras,torch",
                         help="which of keras,torch to run")
     parser.add_argument("--worker", choices=["keras", "torch"], help=argparse.SUPPRESS)
@@ -245,6 +309,8 @@ def main(argv=None):
         return
 
     common.header()
+    if args.generation_only:
+        return generation_only(args, parser)
     results = {}
     for worker in args.models:
         cmd = [sys.executable, __file__, *argv, "--worker", worker]
@@ -265,7 +331,7 @@ def main(argv=None):
     for r in results.values():
         print(f"{r['name']}: {r['params']:,} parameters, {r['train_s']:.0f} s, {r['tokens_per_s']:,.0f} tokens/s "
               f"steady ({r['tokens_per_s_all']:,.0f} over the whole run), {r['matmul_fraction']:.0%} of peak matmul, "
-              f"validation {r['val_nats']:.3f} nats/char (evaluated in {r['eval_s']:.0f} s), "
+              f"validation {r['val_nats']:.4f} nats/char (evaluated in {r['eval_s']:.0f} s), "
               f"peak RSS {r['peak_rss_mb']:,.0f} MB")
     keras_r, torch_r = results.get("keras"), results.get("torch")
     ratio = keras_r["tokens_per_s"] / torch_r["tokens_per_s"] if keras_r and torch_r else None
@@ -277,7 +343,8 @@ def main(argv=None):
     print()
     common.table(["run (command)", "MiniGPT tokens/s (steady)", "PyTorch twin tokens/s", "ratio",
                   "MiniGPT val nats/char", "twin val nats/char", "of peak matmul (MiniGPT / twin)",
-                  "peak RSS MB (MiniGPT / twin)", "generation tokens/s, cache / no cache"],
+                  "peak RSS MB (MiniGPT / twin)", "generation tokens/s, cache / no cache",
+                  "CharGRU medium generation tokens/s"],
                  [[f"`{common.command_line()}`",
                    f"{keras_r['tokens_per_s']:,.0f}" if keras_r else "",
                    f"{torch_r['tokens_per_s']:,.0f}" if torch_r else "",
@@ -287,10 +354,14 @@ def main(argv=None):
                    " / ".join(f"{100 * r['matmul_fraction']:.0f} %" for r in (keras_r, torch_r) if r)
                    + f" of {peak:.0f} GFLOP/s",
                    " / ".join(f"{r['peak_rss_mb']:,.0f}" for r in (keras_r, torch_r) if r),
-                   f"{gen['cache']:,.0f} / {gen['no_cache']:,.0f} = {speedup:.1f}×" if gen else ""]])
+                   f"{gen['cache']:,.0f} / {gen['no_cache']:,.0f} = {speedup:.1f}×" if gen else "",
+                   f"{gen['gru']:,.0f}" if gen else ""]])
     if ratio is not None:
         print(f"\nvalidation difference (MiniGPT - twin): {keras_r['val_nats'] - torch_r['val_nats']:+.3f} nats/char")
-    common.check_goals([(GOALS[0], ratio), (GOALS[1], speedup)], args, parser)
+    on_tf = keras_r is not None and keras_r["name"].startswith("MiniGPT (tensorflow")
+    common.check_goals([(GOALS[0], ratio), (GOALS[1], speedup),
+                        (GENERATION_GOALS[0], gen["cache"] if gen and on_tf else None),
+                        (GENERATION_GOALS[1], gen["gru"] if gen and on_tf else None)], args, parser)
 
 
 if __name__ == "__main__":

@@ -7,9 +7,14 @@ Given logits ``l`` over the vocabulary, the next token is drawn from
 
 restricted to the ``k`` most likely tokens (top-k) and/or to the smallest set of
 tokens whose probability adds up to at least ``p`` (nucleus, top-p; Holtzman et al.,
-ICLR 2020), then renormalised. Sampling runs in NumPy on the host: it is one small
-vector per step, and a ``numpy.random.Generator`` makes it reproducible on every
-Keras backend.
+ICLR 2020), then renormalised, and drawn by inverse-CDF sampling from a uniform u:
+the first token whose cumulative probability reaches u.
+
+Two versions of the same rules: :func:`probabilities` and :func:`sample` in NumPy, the
+ones chapter 04 teaches with, and :func:`sample_op` in ``keras.ops``, which runs inside
+a compiled generation loop (``CausalLM.generate``) with the settings of
+:func:`sampler_settings`. Both draw their uniforms from a seeded
+``numpy.random.Generator``, so a seed gives the same tokens on every Keras backend.
 
 A sampler can also **watermark** what it writes (Kirchenbauer et al., ICML 2023, "A
 Watermark for Large Language Models"; chapter 09, "Telling generated text from real: a
@@ -21,6 +26,7 @@ tests a text for too many green tokens, knowing only the key.
 
 import hashlib
 
+import keras
 import numpy as np
 
 from genlib.config import rng as make_rng
@@ -37,30 +43,6 @@ def check_sampling_args(temperature=1.0, top_k=None, top_p=None):
         raise ValueError(f"top_k must be an integer >= 1 or None, got {top_k}")
     if top_p is not None and not 0 < top_p <= 1:
         raise ValueError(f"top_p must be in (0, 1] or None, got {top_p}")
-
-
-def check_generate_args(prompt_ids, max_new_tokens, vocab_size, temperature=1.0, top_k=None, top_p=None,
-                        watermark=None):
-    """Validate the arguments of a model's ``generate`` (chapters 04 and 05).
-
-    Returns ``(ids, single)``: the prompt as an int64 array (batch, T) and whether it
-    was given as one sequence (T,). Raises ``ValueError`` for bad sampling settings, a
-    negative or fractional ``max_new_tokens``, an empty or 3-D prompt, or ids that are
-    not integers in ``0..vocab_size - 1``.
-    """
-    check_sampling_args(temperature, top_k, top_p)
-    if watermark is not None and not isinstance(watermark, Watermark):
-        raise ValueError(f"watermark must be a genlib.sampling.Watermark or None, got {type(watermark).__name__}")
-    if int(max_new_tokens) != max_new_tokens or max_new_tokens < 0:
-        raise ValueError(f"max_new_tokens must be an integer >= 0, got {max_new_tokens}")
-    ids = np.asarray(prompt_ids)
-    single = ids.ndim == 1
-    ids = ids[None, :] if single else ids
-    if ids.ndim != 2 or ids.shape[1] < 1:
-        raise ValueError(f"prompt_ids must have shape (T,) or (batch, T) with T >= 1, got {np.shape(prompt_ids)}")
-    if not np.issubdtype(ids.dtype, np.integer) or ids.min() < 0 or ids.max() >= vocab_size:
-        raise ValueError(f"prompt_ids must be integers in 0..{vocab_size - 1}")
-    return ids.astype(np.int64), single
 
 
 class Watermark:
@@ -216,3 +198,95 @@ def sample(logits, temperature=1.0, top_k=None, top_p=None, rng=None, watermark=
     u = (1.0 - rng.random((p2.shape[0], 1))) * cdf[:, -1:]
     ids = (cdf < u).sum(axis=-1)
     return ids.reshape(p.shape[:-1]).astype(np.int64)
+
+
+# --- The same sampler in keras.ops, for compiled generation loops ---------------------
+
+
+def sampling_dtype():
+    """The float type :func:`sample_op` computes the distribution in: float64, except on
+    JAX without ``jax_enable_x64``, where it is float32."""
+    if keras.backend.backend() == "jax":
+        import jax
+
+        return "float64" if jax.config.jax_enable_x64 else "float32"
+    return "float64"
+
+
+def sampler_settings(vocab_size, temperature=1.0, top_k=None, top_p=None, watermark=None):
+    """The settings of :func:`sample_op` as a dict of NumPy arrays (checked as :func:`sample` does).
+
+    Arrays, not Python numbers, so that a compiled loop takes them as inputs and is
+    traced once for every setting: ``temperature`` (scalar), ``top_k`` (int32 scalar;
+    ``vocab_size`` for None, which keeps every token), ``top_p`` (scalar; 2.0 for None:
+    the mass before any token is at most 1, so every token is kept), ``top_p_on`` (bool
+    scalar: whether to renormalise after top-p, as :func:`probabilities` does only when
+    ``top_p < 1``), and the watermark as ``green`` (V, V), with ``green[t, k] = 1`` when
+    token k is in the green list after token t (``Watermark.green_list``), and
+    ``delta`` (0 without a watermark).
+    """
+    check_sampling_args(temperature, top_k, top_p)
+    if watermark is not None and not isinstance(watermark, Watermark):
+        raise ValueError(f"watermark must be a genlib.sampling.Watermark or None, got {type(watermark).__name__}")
+    V = int(vocab_size)
+    dtype = sampling_dtype()
+    if watermark is None:
+        green, delta = np.zeros((V, V), dtype), 0.0
+    else:
+        green = np.stack([watermark.green_list(t, V) for t in range(V)]).astype(dtype)
+        delta = watermark.delta
+    return {"temperature": np.asarray(temperature, dtype),
+            "top_k": np.asarray(V if top_k is None else min(int(top_k), V), "int32"),
+            "top_p": np.asarray(2.0 if top_p is None else top_p, dtype),
+            "top_p_on": np.asarray(top_p is not None and top_p < 1),
+            "green": green, "delta": np.asarray(delta, dtype)}
+
+
+def probabilities_op(logits, settings, previous=None):
+    """:func:`probabilities` (and the watermark's bias) in ``keras.ops``: (B, V) -> (B, V).
+
+    ``settings``: :func:`sampler_settings`. ``previous`` (B,): the tokens before the ones
+    being drawn (their green lists get ``+delta``); ignored when ``delta`` is 0. The
+    steps are those of :func:`probabilities`, in the same order, in float64
+    (:func:`sampling_dtype`: float32 on JAX without x64, so there a near tie between two
+    tokens can fall the other way than in NumPy). Unlike :func:`probabilities`, it
+    cannot raise inside a compiled loop: NaN logits give NaN probabilities.
+    """
+    ops = keras.ops
+    dtype = sampling_dtype()
+    settings = {name: ops.convert_to_tensor(value) for name, value in settings.items()}
+    z = ops.cast(logits, dtype)
+    if previous is not None:
+        z = z + settings["delta"] * ops.take(settings["green"], ops.cast(previous, "int32"), axis=0)
+    z = z / settings["temperature"]
+    z = z - ops.max(z, axis=-1, keepdims=True)
+    # top-k: the k-th largest score is the threshold (k = V keeps every token)
+    descending = ops.flip(ops.sort(z, axis=-1), axis=-1)
+    kth = ops.take(descending, settings["top_k"] - 1, axis=-1)[:, None]
+    z = ops.where(z < kth, ops.cast(-np.inf, dtype), z)
+    p = ops.exp(z)
+    p = p / ops.sum(p, axis=-1, keepdims=True)
+    # top-p: keep the tokens whose mass before them (most likely first) is below top_p;
+    # they are the most likely ones, so the rule keeps every p >= the last kept p
+    sorted_p = ops.flip(ops.sort(p, axis=-1), axis=-1)
+    kept = ops.sum(ops.cast(ops.cumsum(sorted_p, axis=-1) - sorted_p < settings["top_p"], "int32"), axis=-1)
+    smallest = ops.take_along_axis(sorted_p, ops.maximum(kept, 1)[:, None] - 1, axis=-1)
+    nucleus = ops.where(p >= smallest, p, ops.zeros_like(p))
+    nucleus = nucleus / ops.sum(nucleus, axis=-1, keepdims=True)
+    return ops.where(settings["top_p_on"], nucleus, p)
+
+
+def sample_op(logits, u, settings, previous=None):
+    """:func:`sample` in ``keras.ops``, for a compiled loop: logits (B, V) -> int32 (B,).
+
+    ``u`` (B,): uniforms in [0, 1), the numbers :func:`sample` would draw with
+    ``rng.random((B, 1))``; with them it picks the same tokens (inverse-CDF sampling:
+    the token i with cdf_{i-1} < (1 - u) cdf_V <= cdf_i). ``settings``:
+    :func:`sampler_settings`; ``previous`` (B,): the tokens before the ones being drawn,
+    for the watermark. The distribution is :func:`probabilities_op`.
+    """
+    ops = keras.ops
+    p = probabilities_op(logits, settings, previous)
+    cdf = ops.cumsum(p, axis=-1)
+    threshold = (1.0 - ops.cast(u, p.dtype))[:, None] * cdf[:, -1:]
+    return ops.sum(ops.cast(cdf < threshold, "int32"), axis=-1)

@@ -11,8 +11,8 @@ import pytest
 
 import genlib
 from genlib.models import CharGRU, MiniGPT
-from genlib.models.causal_lm import CausalLM
-from genlib.sampling import Watermark, sample
+from genlib.models.causal_lm import CausalLM, check_generate_args, padded_length
+from genlib.sampling import Watermark, sample, sample_op
 from genlib.tokenizer import CharTokenizer
 from genlib.windows import WindowDataset
 
@@ -35,13 +35,16 @@ class Bigram(CausalLM):
     def call(self, ids, training=False):
         return self.table(ids)
 
-    def generate_step(self, ids, max_new_tokens, next_token, greedy_first=False):
-        out = ids
-        for i in range(max_new_tokens):
-            logits = keras.ops.convert_to_numpy(self(out[:, -1:]))[:, 0]
-            token = logits.argmax(-1) if greedy_first and i == 0 else next_token(logits, previous=out[:, -1])
-            out = np.concatenate([out, token[:, None]], axis=1)
-        return out
+    def generate_step(self, tokens, prompt_length, length, uniforms, settings, greedy_first=False):
+        def body(t, tokens):
+            logits = self.table(tokens[:, t])
+            token = sample_op(logits, uniforms[t], settings, previous=tokens[:, t])
+            if greedy_first:
+                greedy = keras.ops.cast(keras.ops.argmax(logits, axis=-1), "int32")
+                token = keras.ops.where(t + 1 == prompt_length, greedy, token)
+            return keras.ops.slice_update(tokens, (0, t + 1), token[:, None])
+
+        return keras.ops.fori_loop(prompt_length - 1, length - 1, body, tokens)
 
     def _eval_block_size(self, block_size):
         return 16 if block_size is None else block_size
@@ -83,7 +86,7 @@ def test_fit_and_evaluate_refuse_ids_outside_the_vocabulary():
 
 
 def test_generate_samples_with_the_course_sampler():
-    """generate = argument checks + the seeded genlib.sampling.sample, step by step."""
+    """generate (compiled) = argument checks + the seeded genlib.sampling.sample, step by step."""
     model = bigram()
     prompt = np.array([[1, 2], [3, 4]])
     out = model.generate(prompt, 6, temperature=0.7, top_k=3, seed=11)
@@ -95,6 +98,14 @@ def test_generate_samples_with_the_course_sampler():
         expected = np.concatenate([expected, token[:, None]], axis=1)
     np.testing.assert_array_equal(out, expected)
     assert out.dtype == np.int64
+    marked = Watermark(1, delta=3.0)
+    out = model.generate(prompt, 6, top_p=0.9, seed=12, watermark=marked)
+    rng, expected = genlib.config.rng(12), prompt
+    for _ in range(6):
+        logits = keras.ops.convert_to_numpy(model(expected[:, -1:]))[:, 0]
+        token = sample(logits, top_p=0.9, rng=rng, watermark=marked, previous=expected[:, -1])
+        expected = np.concatenate([expected, token[:, None]], axis=1)
+    np.testing.assert_array_equal(out, expected)
     single = model.generate([1, 2], 4, seed=3)
     np.testing.assert_array_equal(single, model.generate([[1, 2]], 4, seed=3)[0])
 
@@ -107,6 +118,29 @@ def test_generate_passes_options_and_the_watermark():
     marked = model.generate([2], 30, seed=0, watermark=Watermark("k", delta=50.0))
     plain = model.generate([2], 30, seed=0)
     assert not np.array_equal(marked, plain), "the watermark must reach the sampler"
+
+
+def test_check_generate_args():
+    ids, single = check_generate_args([1, 2, 3], 5, vocab_size=4)
+    assert single and ids.shape == (1, 3) and ids.dtype == np.int64
+    ids, single = check_generate_args(np.zeros((2, 1), "int32"), 0, vocab_size=4)
+    assert not single and ids.shape == (2, 1)
+    for prompt, n, message in (([], 1, "shape"), ([[[1]]], 1, "shape"), ([4], 1, "0..3"), ([-1], 1, "0..3"),
+                               ([0.5], 1, "integers"), ([1], -1, "max_new_tokens"), ([1], 1.5, "max_new_tokens")):
+        with pytest.raises(ValueError, match=message):
+            check_generate_args(prompt, n, vocab_size=4)
+    with pytest.raises(ValueError, match="temperature"):
+        check_generate_args([1], 1, vocab_size=4, temperature=0)
+
+
+def test_generate_lays_out_fixed_shapes():
+    """One compiled trace serves many prompt lengths and max_new_tokens (padded buffers)."""
+    assert [padded_length(n) for n in (1, 64, 65, 200)] == [64, 64, 128, 256]
+    model = bigram()
+    assert model.generate([1, 2, 3], 0).tolist() == [1, 2, 3]
+    for prompt, n in (([1], 5), ([1, 2, 3, 4], 20), ([2, 2], 50)):
+        assert model.generate(prompt, n, seed=0).shape == (len(prompt) + n,)
+    assert len(model._generate_fns) == 1
 
 
 @pytest.mark.parametrize("kwargs", [dict(temperature=0), dict(top_p=1.5), dict(max_new_tokens=-1),

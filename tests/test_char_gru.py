@@ -6,7 +6,7 @@ import genlib
 from genlib.lm_metrics import bits_per_token
 from genlib.models import CharGRU
 from genlib.models.char_gru import PRESETS
-from genlib.sampling import sample
+from genlib.sampling import Watermark, sample
 from genlib.tokenizer import CharTokenizer
 from genlib.windows import WindowDataset, make_windows
 
@@ -76,6 +76,29 @@ def test_step_carries_state_like_the_full_sequence():
     # the bug this guards against: a sampler that starts every step from a zero state
     forgetful, _ = model.step(ids[:, -1], model.initial_states(2))
     assert np.abs(keras.ops.convert_to_numpy(forgetful) - full[:, -1]).max() > 1e-3
+
+
+def host_loop(model, prompt, n, seed, **sampling):
+    """Today's host loop: the prompt read once, then model.step and genlib.sampling.sample per token."""
+    rng, out = genlib.config.rng(seed), prompt
+    logits, states = model(prompt.astype("int32"), return_states=True)
+    logits = keras.ops.convert_to_numpy(logits)[:, -1]
+    for _ in range(n):
+        token = sample(logits, rng=rng, previous=out[:, -1], **sampling)
+        out = np.concatenate([out, token[:, None]], axis=1)
+        logits, states = model.step(token.astype("int32"), states)
+        logits = keras.ops.convert_to_numpy(logits)
+    return out
+
+
+@pytest.mark.parametrize("sampling", [dict(), dict(temperature=0.5), dict(top_k=3), dict(top_p=0.7),
+                                      dict(watermark=Watermark(3, delta=2.0))])
+def test_compiled_generation_equals_the_host_loop(sampling):
+    """The compiled loop (sampler inside) picks the host loop's tokens for the same seed."""
+    model = tiny()
+    for prompt in (np.array([[1, 2, 3], [4, 5, 6]]), np.array([[7]])):
+        np.testing.assert_array_equal(model.generate(prompt, 30, seed=1, **sampling),
+                                      host_loop(model, prompt, 30, 1, **sampling))
 
 
 @pytest.mark.parametrize("sampling", [dict(), dict(temperature=0.7, top_k=4), dict(top_p=0.8)])

@@ -85,3 +85,18 @@ def test_issue_named_versions():
 
 def test_torch_is_the_cpu_build_version():
     assert "torch==2.13.0" in _toml_list("backends"), "another torch version downloads several GB"
+
+
+def test_make_lock_keeps_the_locked_versions_but_not_the_direct_pins(tmp_path):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("lock_tool", ROOT / "tools" / "lock.py")
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    previous = tmp_path / "lock.txt"
+    previous.write_text("# header\nnumpy==1.0.0\ntensorflow==0.1\nzipp==3.0\n")
+    kept = tool.kept_versions(previous, tmp_path / "")
+    # tensorflow is pinned in pyproject.toml: a changed pin there must win over the old lock
+    assert kept.read_text().split() == ["numpy==1.0.0", "zipp==3.0"] or "numpy" in tool.direct_pins()
+    assert "tensorflow" in tool.direct_pins() and "tensorflow==0.1" not in kept.read_text()
+    assert "zipp==3.0" in kept.read_text()

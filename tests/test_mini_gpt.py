@@ -9,7 +9,7 @@ import genlib
 from genlib.lm_metrics import evaluate_nats
 from genlib.models import MiniGPT, compile_for_training
 from genlib.models.mini_gpt import PRESETS, CausalSelfAttention
-from genlib.sampling import sample
+from genlib.sampling import Watermark, sample
 from genlib.tokenizer import CharTokenizer
 from genlib.windows import WindowDataset, make_windows
 
@@ -93,11 +93,15 @@ def test_cached_step_logits_equal_the_full_pass():
     model = tiny()
     ids = np.random.default_rng(4).integers(0, 11, (2, 9)).astype("int32")
     full = numpy(model(ids))
-    cache, logits = model._prefill(ids[:, :4])
-    np.testing.assert_allclose(logits, full[:, 3], atol=1e-5)
+    # generate_step's prefill reads a window padded to block_size: the padding changes nothing
+    tokens = np.zeros((2, 12), "int32")
+    tokens[:, :4] = ids[:, :4]
+    logits, cache, filled = model._prefill(tokens, 0, 4)
+    np.testing.assert_allclose(numpy(logits), full[:, 3], atol=1e-5)
     for t in range(4, 9):
-        cache, logits = model._step(ids[:, t], cache, t)
-        np.testing.assert_allclose(logits, full[:, t], atol=1e-5)
+        logits, cache, filled = model._step(ids[:, t], cache, filled)
+        np.testing.assert_allclose(numpy(logits), full[:, t], atol=1e-5)
+    assert int(filled) == 9
     # the same cached call, eager (not compiled): a whole prompt at once, then one token
     logits, cache = model.call_with_cache(ids[:, :5], model.empty_cache(2), 0)
     np.testing.assert_allclose(numpy(logits), full[:, :5], atol=1e-5)
@@ -164,6 +168,43 @@ def test_generation_reads_the_last_block_size_tokens():
         with pytest.warns(UserWarning, match="last block_size"):
             out = model.generate(long_prompt, 1, top_k=1, use_cache=use_cache)
         assert out[-1] == expected and out.shape == (31,)
+
+
+def host_loop(model, prompt, n, seed, use_cache=True, **sampling):
+    """Today's host loop, one genlib.sampling.sample per token; with the cache, it restarts
+    from the last block_size // 2 tokens when the window is full."""
+    rng, out, size = genlib.config.rng(seed), prompt, model.block_size
+
+    def prefill(window):
+        logits, cache = model.call_with_cache(window.astype("int32"), model.empty_cache(len(window)), 0)
+        return numpy(logits)[:, -1], cache, window.shape[1]
+
+    if use_cache:
+        logits, cache, filled = prefill(out[:, -size:])
+    for _ in range(n):
+        if not use_cache:
+            logits = numpy(model(out[:, -size:].astype("int32")))[:, -1]
+        token = sample(logits, rng=rng, previous=out[:, -1], **sampling)
+        out = np.concatenate([out, token[:, None]], axis=1)
+        if use_cache and filled == size:
+            logits, cache, filled = prefill(out[:, -(size // 2):])
+        elif use_cache:
+            logits, cache = model.call_with_cache(token[:, None].astype("int32"), cache, filled)
+            logits, filled = numpy(logits)[:, 0], filled + 1
+    return out
+
+
+@pytest.mark.parametrize("sampling", [dict(), dict(temperature=0.5), dict(top_k=3), dict(top_p=0.7),
+                                      dict(watermark=Watermark(3, delta=2.0))])
+@pytest.mark.parametrize("use_cache", [True, False])
+def test_compiled_generation_equals_the_host_loop(sampling, use_cache):
+    """Same seed, same tokens as the host loop, past block_size too (30 new tokens, window 8)."""
+    model = tiny(block_size=8)
+    for prompt in (np.array([[1, 2, 3], [4, 5, 6]]), np.arange(10)[None]):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)           # the 10-token prompt is cropped
+            out = model.generate(prompt, 30, seed=1, use_cache=use_cache, **sampling)
+        np.testing.assert_array_equal(out, host_loop(model, prompt, 30, 1, use_cache, **sampling))
 
 
 def test_generation_past_the_window_with_the_cache():

@@ -1,7 +1,8 @@
+import keras
 import numpy as np
 import pytest
 
-from genlib.sampling import check_generate_args, probabilities, sample
+from genlib.sampling import Watermark, probabilities, probabilities_op, sample, sample_op, sampler_settings, sampling_dtype
 
 LOGITS = np.log(np.array([[0.5, 0.3, 0.15, 0.05]]))
 
@@ -52,19 +53,6 @@ def test_seeded_sampling_repeats():
     np.testing.assert_array_equal(a, b)
 
 
-def test_check_generate_args():
-    ids, single = check_generate_args([1, 2, 3], 5, vocab_size=4)
-    assert single and ids.shape == (1, 3) and ids.dtype == np.int64
-    ids, single = check_generate_args(np.zeros((2, 1), "int32"), 0, vocab_size=4)
-    assert not single and ids.shape == (2, 1)
-    for prompt, n, message in (([], 1, "shape"), ([[[1]]], 1, "shape"), ([4], 1, "0..3"), ([-1], 1, "0..3"),
-                               ([0.5], 1, "integers"), ([1], -1, "max_new_tokens"), ([1], 1.5, "max_new_tokens")):
-        with pytest.raises(ValueError, match=message):
-            check_generate_args(prompt, n, vocab_size=4)
-    with pytest.raises(ValueError, match="temperature"):
-        check_generate_args([1], 1, vocab_size=4, temperature=0)
-
-
 @pytest.mark.parametrize("bad", [np.nan, np.inf])
 def test_diverged_logits_are_an_error_not_token_zero(bad):
     logits = LOGITS.copy()
@@ -74,3 +62,48 @@ def test_diverged_logits_are_an_error_not_token_zero(bad):
     masked = LOGITS.copy()
     masked[0, 0] = -np.inf                             # -inf is a masked token, still fine
     assert sample(masked, rng=0)[0] != 0
+
+
+SETTINGS = [dict(), dict(temperature=0.5), dict(temperature=2.0, top_k=3), dict(top_k=1), dict(top_p=0.6),
+            dict(top_p=1.0), dict(temperature=0.8, top_k=20, top_p=0.9), dict(watermark=Watermark(7, delta=2.0)),
+            dict(watermark=Watermark("k", gamma=0.5, delta=4.0), top_p=0.8)]
+
+
+def _random_logits(seed, batch=64, vocab=30):
+    return (np.random.default_rng(seed).normal(size=(batch, vocab)) * 3).astype("float32")
+
+
+@pytest.mark.parametrize("kwargs", SETTINGS)
+def test_the_compiled_sampler_has_the_same_distribution(kwargs):
+    """probabilities_op (keras.ops) == probabilities (NumPy), the watermark's bias included."""
+    logits = _random_logits(1)
+    previous = np.random.default_rng(2).integers(0, 30, 64)
+    watermark = kwargs.pop("watermark", None)
+    settings = sampler_settings(30, watermark=watermark, **kwargs)
+    got = keras.ops.convert_to_numpy(probabilities_op(logits, settings, previous))
+    z = logits if watermark is None else watermark.bias(logits, previous)
+    want = probabilities(z, **kwargs)
+    tol = 1e-12 if sampling_dtype() == "float64" else 1e-5
+    np.testing.assert_allclose(got, want, atol=tol)
+    assert ((got > 0) == (want > 0)).all(), "the same tokens are kept"
+
+
+@pytest.mark.parametrize("kwargs", SETTINGS)
+def test_the_compiled_sampler_draws_what_sample_draws(kwargs):
+    """sample_op with the uniforms rng.random((B, 1)) gives sample(..., rng=rng)'s tokens."""
+    logits = _random_logits(3, batch=500)
+    previous = np.random.default_rng(4).integers(0, 30, 500)
+    watermark = kwargs.pop("watermark", None)
+    want = sample(logits, rng=np.random.default_rng(5), watermark=watermark, previous=previous, **kwargs)
+    u = np.random.default_rng(5).random((500, 1))[:, 0]
+    settings = sampler_settings(30, watermark=watermark, **kwargs)
+    got = keras.ops.convert_to_numpy(sample_op(logits, u, settings, previous))
+    np.testing.assert_array_equal(got, want)
+
+
+def test_sampler_settings_checks_its_arguments():
+    for kwargs in (dict(temperature=0), dict(top_k=0), dict(top_p=1.5), dict(watermark="key")):
+        with pytest.raises(ValueError):
+            sampler_settings(10, **kwargs)
+    settings = sampler_settings(10, top_k=50)
+    assert int(settings["top_k"]) == 10 and float(settings["delta"]) == 0

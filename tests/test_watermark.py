@@ -9,7 +9,8 @@ from scipy.stats import norm
 
 import genlib
 from genlib.models import CharGRU, MiniGPT
-from genlib.sampling import Watermark, check_generate_args, sample, watermark_z_score
+from genlib.models.causal_lm import check_generate_args
+from genlib.sampling import Watermark, sample, watermark_z_score
 
 V = 40
 

@@ -15,12 +15,19 @@ for a fresh environment, and writes:
 - requirements/backends.txt: what the ``backends`` extra (torch) adds on top, resolved
   with lock.txt as constraints (what `make test-backends` installs).
 
+Like pip-compile, it keeps the versions already locked where it can: the previous lock,
+less the packages pyproject.toml pins directly, is a constraint of the new resolve, so a
+changed pin moves only what it must. ``python tools/lock.py --upgrade`` (or a resolve
+that the old versions make impossible) takes the newest versions allowed.
+
 Resolved for the Python that runs this script on this platform (the course and CI use
 CPython 3.11 on Linux x86_64); the header of each file records it.
 """
 
+import argparse
 import json
 import platform
+import re
 import subprocess
 import sys
 import tempfile
@@ -45,6 +52,37 @@ def resolve(target, constraints=None):
             for item in items if item["metadata"]["name"].lower() != "genlib"}
 
 
+def direct_pins():
+    """Names of the packages pyproject.toml pins (dependencies and every extra)."""
+    text = (ROOT / "pyproject.toml").read_text()
+    return {m.group(1).lower().replace("_", "-") for m in re.finditer(r'"([A-Za-z0-9_.\-]+)==[^"]+"', text)}
+
+
+def kept_versions(path, folder):
+    """A constraints file: the lock at ``path`` without the direct pins (None if no lock)."""
+    if not path.exists():
+        return None
+    direct = direct_pins()
+    lines = [line for line in path.read_text().splitlines()
+             if line and not line.startswith("#") and line.split("==")[0] not in direct]
+    kept = Path(folder) / path.name
+    kept.write_text("\n".join(lines) + "\n")
+    return kept
+
+
+def resolve_keeping(target, previous, folder, constraints=None):
+    """``resolve``, preferring the versions of the lock ``previous`` (a Path or None)."""
+    kept = kept_versions(previous, folder) if previous else None
+    if kept is not None:
+        merged = Path(folder) / f"merged-{previous.name}"
+        merged.write_text(kept.read_text() + (Path(constraints).read_text() if constraints else ""))
+        try:
+            return resolve(target, merged)
+        except subprocess.CalledProcessError:
+            print(f"the versions of {previous.name} no longer fit together: resolving afresh")
+    return resolve(target, constraints)
+
+
 def write(path, pins, what):
     header = [f"# {path.relative_to(ROOT)}: {what}",
               "# Written by `make lock` (tools/lock.py) with pip's resolver; do not edit by hand.",
@@ -55,12 +93,17 @@ def write(path, pins, what):
     print(f"{path.relative_to(ROOT)}: {len(pins)} packages")
 
 
-def main():
-    course = resolve(".[course]")
-    write(LOCK, course, "every package of genlib and its `course` extra, at one version each")
-    with_torch = resolve(".[course,backends]", constraints=LOCK)
-    extra = {name: version for name, version in with_torch.items() if name not in course}
-    write(BACKENDS, extra, "what the `backends` extra (torch) adds to lock.txt")
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--upgrade", action="store_true", help="newest allowed versions, not the locked ones")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory() as folder:
+        course = resolve_keeping(".[course]", None if args.upgrade else LOCK, folder)
+        write(LOCK, course, "every package of genlib and its `course` extra, at one version each")
+        with_torch = resolve_keeping(".[course,backends]", None if args.upgrade else BACKENDS, folder,
+                                     constraints=LOCK)
+        extra = {name: version for name, version in with_torch.items() if name not in course}
+        write(BACKENDS, extra, "what the `backends` extra (torch) adds to lock.txt")
 
 
 if __name__ == "__main__":

@@ -12,21 +12,61 @@ attention) and its generation loop, ``generate_step``.
 A subclass sets ``PRESETS`` and implements
 
     call(ids) -> logits                      ids (B, T) -> (B, T, vocab_size)
-    generate_step(ids, max_new_tokens, next_token, **options) -> ids
-                                             ids (B, T) -> (B, T + max_new_tokens)
+    generate_step(tokens, prompt_length, length, uniforms, settings, **options) -> tokens
+                                             the generation loop, in keras.ops
     _eval_block_size(block_size) -> int      the window ``evaluate_nats`` reads
 
-``next_token(logits, previous)`` is the sampler ``generate`` hands to ``generate_step``:
-logits (B, V) and the previous tokens (B,) -> new tokens (B,), int64.
+``generate`` checks the arguments and lays them out in fixed shapes: ``tokens`` (B, L)
+int32 holds the prompt in its first ``prompt_length`` columns, ``uniforms`` (L, B) holds
+in row t the uniform that draws token t + 1, and ``settings`` are the sampler's
+(``genlib.sampling.sampler_settings``). ``generate_step`` fills columns
+``prompt_length .. length - 1`` with ``genlib.sampling.sample_op`` and returns the
+buffer. ``generate`` compiles it once per model (``genlib.backend.inference_function``:
+XLA on TensorFlow, ``jax.jit`` on JAX, eager on PyTorch), so a whole generation is one
+call into compiled code; L is rounded up to a power of two and the lengths are tensors,
+so a new prompt length or ``max_new_tokens`` rarely means a new trace.
 """
 
-import keras
+import warnings
 
+import keras
+import numpy as np
+
+from genlib.backend import inference_function
 from genlib.config import rng as make_rng
-from genlib.sampling import check_generate_args, sample
 from genlib.lm_metrics import evaluate_nats
+from genlib.sampling import Watermark, check_sampling_args, sampler_settings, sampling_dtype
 from genlib.tokenizer import CharTokenizer
 from genlib.windows import check_token_data
+
+
+def check_generate_args(prompt_ids, max_new_tokens, vocab_size, temperature=1.0, top_k=None, top_p=None,
+                        watermark=None):
+    """Validate the arguments of a model's ``generate`` (chapters 04 and 05).
+
+    Returns ``(ids, single)``: the prompt as an int64 array (batch, T) and whether it
+    was given as one sequence (T,). Raises ``ValueError`` for bad sampling settings, a
+    negative or fractional ``max_new_tokens``, an empty or 3-D prompt, or ids that are
+    not integers in ``0..vocab_size - 1``.
+    """
+    check_sampling_args(temperature, top_k, top_p)
+    if watermark is not None and not isinstance(watermark, Watermark):
+        raise ValueError(f"watermark must be a genlib.sampling.Watermark or None, got {type(watermark).__name__}")
+    if int(max_new_tokens) != max_new_tokens or max_new_tokens < 0:
+        raise ValueError(f"max_new_tokens must be an integer >= 0, got {max_new_tokens}")
+    ids = np.asarray(prompt_ids)
+    single = ids.ndim == 1
+    ids = ids[None, :] if single else ids
+    if ids.ndim != 2 or ids.shape[1] < 1:
+        raise ValueError(f"prompt_ids must have shape (T,) or (batch, T) with T >= 1, got {np.shape(prompt_ids)}")
+    if not np.issubdtype(ids.dtype, np.integer) or ids.min() < 0 or ids.max() >= vocab_size:
+        raise ValueError(f"prompt_ids must be integers in 0..{vocab_size - 1}")
+    return ids.astype(np.int64), single
+
+
+def padded_length(n, minimum=64):
+    """The buffer length for ``n`` positions: the next power of two >= max(n, minimum)."""
+    return 1 << (max(int(n), minimum) - 1).bit_length()
 
 
 class CausalLM(keras.Model):
@@ -90,25 +130,53 @@ class CausalLM(keras.Model):
 
         ``prompt_ids``: (T,) or (B, T) ints in ``0..vocab_size - 1``, T >= 1. Returns a
         NumPy int64 array of shape (T + max_new_tokens,) or (B, T + max_new_tokens): the
-        prompt followed by the new tokens. Sampling (temperature, top-k, top-p) is
-        ``genlib.sampling.sample``; ``seed`` makes it repeatable and ``seed=None`` follows
-        ``genlib.seed``. ``watermark``: a ``genlib.sampling.Watermark`` marks the new
-        tokens (chapter 09, "Telling generated text from real: a watermark").
-        ``options`` go to the model's ``generate_step`` (MiniGPT's ``use_cache``).
+        prompt followed by the new tokens. Sampling (temperature, top-k, top-p) follows
+        ``genlib.sampling.sample``'s rules, run inside the compiled loop
+        (``genlib.sampling.sample_op``); ``seed`` makes it repeatable and ``seed=None``
+        follows ``genlib.seed``. The uniforms are drawn up front, ``rng.random((n, B))``
+        with ``rng = genlib.config.rng(seed)``: the numbers a host loop calling
+        ``sample(..., rng=rng)`` once per token draws, in the same order, so both pick the
+        same tokens. ``watermark``: a ``genlib.sampling.Watermark`` marks the new tokens
+        (chapter 09, "Telling generated text from real: a watermark"). ``options`` go to
+        the model's ``generate_step`` (MiniGPT's ``use_cache``).
         """
         ids, single = check_generate_args(prompt_ids, max_new_tokens, self.vocab_size, temperature, top_k, top_p,
                                            watermark)
-        rng = make_rng(seed)
-
-        def next_token(logits, previous):
-            return sample(keras.ops.convert_to_numpy(logits), temperature, top_k, top_p, rng=rng,
-                          watermark=watermark, previous=previous)
-
-        out = self.generate_step(ids, int(max_new_tokens), next_token, **options)
+        settings = sampler_settings(self.vocab_size, temperature, top_k, top_p, watermark)
+        (batch, prompt_length), n = ids.shape, int(max_new_tokens)
+        u = make_rng(seed).random((n, batch))
+        if n == 0:
+            return ids[0] if single else ids
+        window = self._generation_window()
+        if window is not None and prompt_length > window:
+            warnings.warn(f"the prompt has {prompt_length} tokens; the model reads only the last "
+                          f"block_size={window} of them", stacklevel=2)
+        length = prompt_length + n
+        # generate_step may read a whole window from any position up to the last one
+        size = padded_length(length + (window or 0))
+        tokens = np.zeros((batch, size), "int32")
+        tokens[:, :prompt_length] = ids
+        uniforms = np.zeros((size, batch), sampling_dtype())
+        uniforms[prompt_length - 1:length - 1] = u       # row t draws token t + 1
+        step = self._compiled_generate_step(**options)
+        out = step(tokens, np.int32(prompt_length), np.int32(length), uniforms, settings)
+        out = keras.ops.convert_to_numpy(out)[:, :length].astype(np.int64)
         return out[0] if single else out
 
-    def generate_step(self, ids, max_new_tokens, next_token):
-        """The model's generation loop: ids (B, T) int64 -> (B, T + max_new_tokens)."""
+    def _compiled_generate_step(self, **options):
+        """``generate_step`` with these options, compiled once and kept on the model."""
+        compiled = self.__dict__.setdefault("_generate_fns", {})
+        key = tuple(sorted(options.items()))
+        if key not in compiled:
+            compiled[key] = inference_function(self, lambda *args: self.generate_step(*args, **options))
+        return compiled[key]
+
+    def _generation_window(self):
+        """The most tokens the model reads at once (MiniGPT's ``block_size``), or None (no limit)."""
+        return None
+
+    def generate_step(self, tokens, prompt_length, length, uniforms, settings):
+        """The model's generation loop, in ``keras.ops``: fills ``tokens[:, prompt_length:length]``."""
         raise NotImplementedError(f"{type(self).__name__} must implement generate_step")
 
     def generate_text(self, prompt, max_new_tokens, **sampling):

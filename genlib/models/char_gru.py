@@ -28,9 +28,10 @@ resetting h between steps (a bug some tutorials shipped) gives a different, wron
 """
 
 import keras
-import numpy as np
+from keras import ops
 
 from genlib.models.causal_lm import CausalLM
+from genlib.sampling import sample_op
 
 # Named sizes, as minGPT has. "tutorial" is the model of the TensorFlow text
 # generation tutorial (Embedding 256 -> GRU 1024), the benchmark's reference.
@@ -49,7 +50,7 @@ class CharGRU(CausalLM):
     ``call(ids)``: int ids (batch, T) -> logits (batch, T, vocab_size), where
     ``logits[:, t]`` scores the token that follows ``ids[:, t]``.
     ``call(ids, states=..., return_states=True)`` also takes and returns the list of
-    per-layer states, each (batch, units); this is what ``generate`` uses.
+    per-layer states, each (batch, units). ``generate`` runs :meth:`step` in a compiled loop.
 
     ``tokenizer``: an optional ``genlib.tokenizer.CharTokenizer``; it is saved with the
     model (in its config), so a loaded ``.keras`` file can read and write text.
@@ -121,22 +122,23 @@ class CharGRU(CausalLM):
         """The all-zero state each layer starts from: a list of (batch_size, units)."""
         return [keras.ops.zeros((batch_size, self.units)) for _ in range(self.num_layers)]
 
-    def generate_step(self, ids, max_new_tokens, next_token):
+    def generate_step(self, tokens, prompt_length, length, uniforms, settings):
         """Generation with a carried state (chapter 04, "Carrying the state: one step per
-        character"): ids (B, T) -> (B, T + max_new_tokens).
+        character"): fills ``tokens[:, prompt_length:length]``, tokens (B, L) int32.
 
-        ``CausalLM.generate`` checks the arguments and hands over ``next_token``, the
-        course's sampler. The prompt is read once; each new token then costs one
-        recurrent step from the carried state h_t.
+        One recurrent step per position, carrying h_t: inside the prompt the next token
+        is the prompt's own, after it the one ``sample_op`` draws with ``uniforms[t]``.
+        ``CausalLM.generate`` lays out the arguments and compiles this loop.
         """
-        out = [ids]
-        logits, states = self(ids.astype("int32"), return_states=True)
-        logits = logits[:, -1, :]
-        for _ in range(max_new_tokens):
-            token = next_token(logits, previous=out[-1][:, -1])
-            out.append(token[:, None])
-            logits, states = self.step(token.astype("int32"), states)
-        return np.concatenate(out, axis=1)
+        def body(t, carry):
+            tokens, states = carry
+            logits, states = self.step(tokens[:, t], states)
+            sampled = sample_op(logits, uniforms[t], settings, previous=tokens[:, t])
+            token = ops.where(t + 1 < prompt_length, tokens[:, t + 1], sampled)
+            return ops.slice_update(tokens, (0, t + 1), token[:, None]), states
+
+        states = self.initial_states(ops.shape(tokens)[0])
+        return ops.fori_loop(0, length - 1, body, (tokens, states))[0]
 
     def _eval_block_size(self, block_size):
         # the GRU reads any length; each window starts from the zero state

@@ -30,13 +30,14 @@ its sampler (``genlib.sampling``) with chapter 04's GRU.
 """
 
 import math
-import warnings
 
 import keras
 import numpy as np
 
-from genlib.backend import inference_function
+from keras import ops
+
 from genlib.models.causal_lm import CausalLM
+from genlib.sampling import sample_op
 
 # Named configurations, as minGPT has. "baby" is the small character-level GPT that
 # nanoGPT suggests for a laptop CPU, and the benchmark's configuration.
@@ -126,7 +127,9 @@ class CausalSelfAttention(_GPTLayer):
             steps = keras.ops.shape(x)[1]
             causal = keras.ops.tril(keras.ops.ones((steps, steps), dtype="bool"))
             scores = keras.ops.where(causal, scores, keras.ops.full_like(scores, -1e9))
-            weights = self.attn_drop(keras.ops.softmax(scores, axis=-1), training=training)
+            # the softmax in float32 under a bfloat16 policy (as dot_product_attention does)
+            probs = keras.ops.cast(keras.ops.softmax(keras.ops.cast(scores, "float32"), axis=-1), v.dtype)
+            weights = self.attn_drop(probs, training=training)
             y = keras.ops.transpose(keras.ops.matmul(weights, v), (0, 2, 1, 3))
         else:
             y = keras.ops.dot_product_attention(q, k, v, is_causal=True)
@@ -201,6 +204,11 @@ class MiniGPT(CausalLM):
     returns ``(logits (B, T, V), updated cache)``. Everything is ``keras.ops``, so the
     model trains and generates on TensorFlow, JAX and PyTorch.
 
+    Under ``keras.config.set_dtype_policy("mixed_bfloat16")`` (set before building) the
+    weights stay float32, the blocks compute in bfloat16, and the final LayerNorm and
+    the logits are float32 (chapter 05, "The training recipe"; ``bench/gpt.py
+    --dtype-policy`` measures it).
+
     ``tokenizer``: an optional ``genlib.tokenizer.CharTokenizer``, saved in the config.
     What both language models share (checks, presets, ``fit``, ``generate``,
     ``generate_text``, ``evaluate_nats``) is ``genlib.models.causal_lm.CausalLM``.
@@ -222,7 +230,12 @@ class MiniGPT(CausalLM):
         self.drop = keras.layers.Dropout(self.dropout)
         self.blocks = [Block(self.n_embd, self.n_head, self.n_layer, self.bias, self.dropout, name=f"h_{i}")
                        for i in range(self.n_layer)]
-        self.ln_f = keras.layers.LayerNormalization(epsilon=1e-5, center=self.bias, name="ln_f")
+        # under a mixed policy (e.g. "mixed_bfloat16": float32 weights, bfloat16 compute)
+        # the final LayerNorm and the tied head run in the weights' dtype, so that the
+        # logits, the softmax over the vocabulary and the loss are float32 (chapter 05,
+        # "The training recipe")
+        self.ln_f = keras.layers.LayerNormalization(epsilon=1e-5, center=self.bias, name="ln_f",
+                                                    dtype=self.dtype_policy.variable_dtype)
         # every weight exists from the start (as in nanoGPT), whatever the first input is
         self.build((None, self.block_size))
 
@@ -260,7 +273,11 @@ class MiniGPT(CausalLM):
         The output projection is tied to the token embedding: the score of token j is
         <LN_f(h), wte[j]>.
         """
-        return keras.ops.matmul(hidden, keras.ops.transpose(self.wte.embeddings))
+        # in the weights' dtype (float32 under "mixed_bfloat16"; inside the model's call
+        # Keras hands out wte already rounded to the compute dtype, cast back here)
+        dtype = self.dtype_policy.variable_dtype
+        embeddings = keras.ops.cast(self.wte.embeddings, dtype)
+        return keras.ops.matmul(keras.ops.cast(hidden, dtype), keras.ops.transpose(embeddings))
 
     def call_with_cache(self, ids, cache, index):
         """One cached forward pass (chapter 05, "The KV cache"): see the class docstring."""
@@ -279,79 +296,72 @@ class MiniGPT(CausalLM):
 
     # --- generation (chapter 05, "Sampling from the mini-GPT" and "The KV cache") ------
 
-    def _forward(self, inputs):
-        """``self(inputs)`` compiled once for generation (``genlib.backend.inference_function``)."""
-        if getattr(self, "_inference_fn", None) is None:
-            self._inference_fn = inference_function(self)
-        return self._inference_fn(inputs)
+    def _generation_window(self):
+        return self.block_size
 
-    def _forward_cached(self, ids, cache, index):
-        """:meth:`call_with_cache` compiled once for generation."""
-        if getattr(self, "_cached_fn", None) is None:
-            self._cached_fn = inference_function(self, self.call_with_cache)
-        return self._cached_fn(ids, cache, np.int32(index))
+    def _window(self, tokens, start):
+        """``tokens[:, start:start + block_size]``, start an int32 scalar: (B, block_size)."""
+        return ops.slice(tokens, (0, start), (ops.shape(tokens)[0], self.block_size))
 
-    def _padded(self, window):
-        # the model is causal, so padding on the right cannot change the real positions,
-        # and one fixed shape (B, block_size) is compiled once for every prompt length
-        padded = np.zeros((window.shape[0], self.block_size), "int32")
-        padded[:, :window.shape[1]] = window
-        return padded
+    def _prefill(self, tokens, start, n):
+        """Read ``tokens[:, start:start + n]`` into a fresh cache: (logits after it (B, V), cache).
 
-    def _window_logits(self, window):
-        """Logits after the last token of each row of ``window`` (B, n <= block_size), no cache."""
-        # slicing in NumPy: an eager backend op would cost more than the copy
-        return keras.ops.convert_to_numpy(self._forward(self._padded(window)))[:, window.shape[1] - 1]
+        The window is always ``block_size`` wide (one compiled shape): the model is
+        causal, so the tokens after the first n change neither the logits at n - 1 nor
+        the cache slots < n, and the slots >= n are written again before they are read.
+        """
+        cache = ops.zeros((self.n_layer, 2, ops.shape(tokens)[0], self.block_size, self.n_head, self.head_dim))
+        logits, cache = self.call_with_cache(self._window(tokens, start), cache, 0)
+        return ops.take(logits, n - 1, axis=1), cache, n
 
-    def _prefill(self, window):
-        """Read ``window`` (B, n <= block_size) into a fresh cache: (cache, logits after it)."""
-        logits, cache = self._forward_cached(self._padded(window), self.empty_cache(window.shape[0]), 0)
-        return cache, keras.ops.convert_to_numpy(logits)[:, window.shape[1] - 1]
-
-    def _step(self, token, cache, position):
-        """One cached position: token ids (B,) at ``position`` -> (cache, logits (B, V))."""
-        logits, cache = self._forward_cached(token[:, None].astype("int32"), cache, position)
-        return cache, keras.ops.convert_to_numpy(logits)[:, 0]
-
-    def generate_step(self, ids, max_new_tokens, next_token, use_cache=True):
+    def generate_step(self, tokens, prompt_length, length, uniforms, settings, use_cache=True):
         """Generation over a window of ``block_size`` tokens (chapter 05, "Sampling from the
-        mini-GPT" and "The KV cache"): ids (B, T) -> (B, T + max_new_tokens).
+        mini-GPT" and "The KV cache"): fills ``tokens[:, prompt_length:length]``.
 
-        ``CausalLM.generate`` checks the arguments and hands over ``next_token``, the
-        course's sampler; pass ``use_cache`` to ``generate``. The model sees at most the
-        last ``block_size`` tokens (a longer prompt is cropped, with a warning).
+        ``CausalLM.generate`` lays out the arguments and compiles this loop, one trace
+        for every prompt length and ``max_new_tokens`` (pass ``use_cache`` to
+        ``generate``). The model sees at most the last ``block_size`` tokens (a longer
+        prompt is cropped, with a warning from ``generate``).
 
         ``use_cache=False`` re-reads the last ``block_size`` tokens for every new token.
         ``use_cache=True`` reads the prompt once into the key/value cache, then runs one
-        position per token. Both give the same tokens while the text fits in the window
-        (prompt + new tokens <= block_size). Past that, the learned positions run out:
-        the cache then restarts from the last ``block_size // 2`` tokens and fills up
-        again, so the context there is between half a window and a window long, where
-        ``use_cache=False`` always sees a full window.
+        position per token (``call_with_cache``). Both give the same tokens while the
+        text fits in the window (prompt + new tokens <= block_size). Past that, the
+        learned positions run out: the cache then restarts from the last
+        ``block_size // 2`` tokens and fills up again, so the context there is between
+        half a window and a window long, where ``use_cache=False`` always sees a full
+        window.
         """
-        if ids.shape[1] > self.block_size:
-            warnings.warn(f"the prompt has {ids.shape[1]} tokens; the model reads only the last "
-                          f"block_size={self.block_size} of them", stacklevel=3)
-        out = ids
-        if use_cache:
-            window = out[:, -self.block_size:]
-            cache, logits = self._prefill(window)
-            filled = window.shape[1]
-        for _ in range(max_new_tokens):
-            if not use_cache:
-                logits = self._window_logits(out[:, -self.block_size:])
-            token = next_token(logits, previous=out[:, -1])
-            out = np.concatenate([out, token[:, None]], axis=1)
-            if use_cache:
-                if filled == self.block_size:
-                    # no position left for the new token: restart from the last half window
-                    window = out[:, -(self.block_size // 2 or 1):]
-                    cache, logits = self._prefill(window)
-                    filled = window.shape[1]
-                else:
-                    cache, logits = self._step(token, cache, filled)
-                    filled += 1
-        return out
+        size, half = self.block_size, max(self.block_size // 2, 1)
+        first = prompt_length - 1                       # the position of the last prompt token
+
+        def cached(t, carry):
+            tokens, logits, cache, filled = carry       # filled: positions in the cache
+            token = sample_op(logits, uniforms[t], settings, previous=tokens[:, t])
+            tokens = ops.slice_update(tokens, (0, t + 1), token[:, None])
+            # no position left for the new token: restart from the last half window
+            logits, cache, filled = ops.cond(
+                filled == size,
+                lambda: self._prefill(tokens, t + 2 - half, ops.cast(half, "int32")),
+                lambda: self._step(token, cache, filled))
+            return tokens, logits, cache, filled
+
+        def uncached(t, tokens):
+            start = ops.maximum(t + 1 - size, 0)
+            logits = ops.take(self(self._window(tokens, start)), t - start, axis=1)
+            token = sample_op(logits, uniforms[t], settings, previous=tokens[:, t])
+            return ops.slice_update(tokens, (0, t + 1), token[:, None])
+
+        if not use_cache:
+            return ops.fori_loop(first, length - 1, uncached, tokens)
+        start = ops.maximum(prompt_length - size, 0)
+        logits, cache, filled = self._prefill(tokens, start, prompt_length - start)
+        return ops.fori_loop(first, length - 1, cached, (tokens, logits, cache, filled))[0]
+
+    def _step(self, token, cache, filled):
+        """One cached position: token ids (B,) at position ``filled`` -> (logits (B, V), cache, filled + 1)."""
+        logits, cache = self.call_with_cache(token[:, None], cache, filled)
+        return logits[:, 0], cache, filled + 1
 
     def _eval_block_size(self, block_size):
         if block_size is not None and not 1 <= block_size <= self.block_size:
