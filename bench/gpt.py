@@ -144,9 +144,12 @@ def generation_only(args, parser):
                  [[common.today(), backend, f"`{common.command_line()}`", f"{gen['cache']:,.0f}",
                    f"{gen['no_cache']:,.0f}", f"{speedup:.1f}×", f"{gen['gru']:,.0f}",
                    f"{os.getloadavg()[0]:.1f} at the end"]])
-    on_tf = backend == "tensorflow"
-    common.check_goals([(GOALS[1], speedup), (GENERATION_GOALS[0], gen["cache"] if on_tf else None),
-                        (GENERATION_GOALS[1], gen["gru"] if on_tf else None)], args, parser)
+    if backend != "tensorflow":
+        # issue 19 sets the generation goals on TensorFlow and asks for the other rows as reports
+        print(f"generation goals are judged on TensorFlow; this {backend} row is reported, not judged")
+        return
+    common.check_goals([(GOALS[1], speedup), (GENERATION_GOALS[0], gen["cache"]),
+                        (GENERATION_GOALS[1], gen["gru"])], args, parser)
 
 
 def keras_worker(args):
