@@ -8,7 +8,8 @@
 Modules: ``data`` (datasets, cached and verified), ``tokenizer`` (characters to ids and
 back), ``windows`` (a language model's training windows), ``lm_metrics`` (a language
 model's held-out loss in nats and bits), ``sampling`` (temperature, top-k, top-p, a
-watermark), ``metrics`` (FID and a classifier score on MNIST features), ``plots``,
+watermark), ``metrics`` (FID and a classifier score on MNIST features), ``plots``, ``explorers``
+(slider explorers for chapters 02, 04 and 05; ipywidgets only when a widget is made),
 ``training``, ``models`` (the models of chapters 02 to 05), ``pretrained`` (cached
 pre-trained weights), ``finetune`` (adapting a pre-trained model to a labelled task,
 chapter 06) and ``applications`` (chapter 08's tools for music, molecules and control:
@@ -20,10 +21,10 @@ backend-specific code lives in ``genlib.backend``.
 Keras: ``keras.saving.load_model("vae.keras")`` then finds class ``VAE``.
 """
 
-from genlib import (applications, data, finetune, lm_metrics, metrics, models, plots, pretrained, sampling,
-                    tokenizer, training, windows)
+from genlib import (applications, data, explorers, finetune, lm_metrics, metrics, models, plots, pretrained,
+                    sampling, tokenizer, training, windows)
 from genlib.config import budget, env_report, profile, rng, seed
 
 __version__ = "0.1.0"
-__all__ = ["applications", "budget", "data", "env_report", "finetune", "lm_metrics", "metrics", "models", "plots",
+__all__ = ["applications", "budget", "data", "env_report", "explorers", "finetune", "lm_metrics", "metrics", "models", "plots",
            "pretrained", "profile", "rng", "sampling", "seed", "tokenizer", "training", "windows"]
